@@ -1,0 +1,1 @@
+"""mosh-client and the `mosh` wrapper."""

@@ -1,0 +1,285 @@
+"""`mosh-server`'s command line: parsing, validation and what it prints (no I/O with the daemon).
+
+Upstream's contract is kept so that the `mosh` wrapper can drive either implementation:
+
+    mosh-server new [-s] [-c COLORS] [-i IP] [-p PORT[:PORT2]] [-l NAME=VALUE]... [-v] [-- cmd...]
+    mosh-server                       (no arguments at all: the same as `mosh-server new`)
+
+and on success `MOSH CONNECT <port> <key>` on its own line. Our additions: `list`, `kill ID`,
+`status`. Options stop at `--` or at the first argument that is not an option, so that
+`mosh-server new vim -p file` runs `vim -p file`.
+"""
+
+from __future__ import annotations
+
+import getopt
+import ipaddress
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO, TypeAlias
+
+from moshd import __version__
+from moshd.control import (
+    MAX_COLORS,
+    NewRequest,
+    PortRange,
+    ProtocolError,
+    SessionInfo,
+    parse_port_spec,
+)
+
+PROGRAM = "mosh-server"
+
+USAGE = f"""\
+Usage: {PROGRAM} new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] \
+[-- COMMAND...]
+       {PROGRAM} list
+       {PROGRAM} kill SESSION_ID
+       {PROGRAM} status
+       {PROGRAM} --help | --version
+
+new     ask moshd (started if needed) for a new session; prints MOSH CONNECT <port> <key>
+  -s                bind to the local address of the ssh connection ($SSH_CONNECTION)
+  -i LOCALADDR      bind to this local IP address
+  -p PORT[:PORT2]   use this UDP port, or one from this range
+  -c COLORS         number of colours the client's terminal has (256 or more: xterm-256color)
+  -l NAME=VALUE     a locale variable of the client, used if this host's locale is not UTF-8
+  -v                verbose
+  -- COMMAND...     run COMMAND instead of the login shell
+list    show the sessions moshd owns
+kill    end a session
+status  show whether moshd runs, its pid, sessions and ports
+"""
+
+
+class UsageError(ValueError):
+    """The command line is wrong; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class NewCommand:
+    command: list[str] | None = None  # None: the login shell
+    colors: int | None = None
+    bind_ip: str | None = None
+    port: PortRange | None = None
+    locale_vars: dict[str, str] = field(default_factory=dict)
+    verbose: bool = False
+
+    def to_request(self) -> NewRequest:
+        # The size is not known here; the client's first resize sets it.
+        return NewRequest(
+            command=self.command,
+            env=dict(self.locale_vars),
+            colors=self.colors,
+            bind_ip=self.bind_ip,
+            port=self.port,
+            verbose=self.verbose,
+        )
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class KillCommand:
+    session_id: str
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    text: str = USAGE
+
+
+@dataclass(frozen=True)
+class VersionCommand:
+    text: str = f"{PROGRAM} (moshd {__version__})"
+
+
+ServerCommand: TypeAlias = (
+    NewCommand | ListCommand | KillCommand | StatusCommand | HelpCommand | VersionCommand
+)
+
+
+def parse_server_args(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> ServerCommand:
+    """Parse `mosh-server`'s arguments (without the program name). Raises UsageError."""
+    if not argv:
+        return NewCommand()
+    subcommand, rest = argv[0], list(argv[1:])
+    if subcommand in ("-h", "--help", "help"):
+        return HelpCommand()
+    if subcommand in ("-V", "--version"):
+        return VersionCommand()
+    if subcommand == "new":
+        return _parse_new(rest, env)
+    if subcommand in ("list", "status"):
+        if rest:
+            raise UsageError(f"{subcommand} takes no arguments (got {' '.join(rest)!r})")
+        return ListCommand() if subcommand == "list" else StatusCommand()
+    if subcommand == "kill":
+        if len(rest) != 1 or not rest[0]:
+            raise UsageError("kill needs exactly one session id (see: mosh-server list)")
+        return KillCommand(session_id=rest[0])
+    if subcommand.startswith("-"):
+        raise UsageError(f"options go after the subcommand: {PROGRAM} new {' '.join(argv)}")
+    raise UsageError(f"unknown subcommand {subcommand!r} (expected new, list, kill or status)")
+
+
+def _parse_new(arguments: list[str], env: Mapping[str, str]) -> ServerCommand:
+    try:
+        options, command = getopt.getopt(arguments, "sc:i:p:l:vh", ["help", "version"])
+    except getopt.GetoptError as error:
+        raise UsageError(f"new: {error}") from None
+    colors: int | None = None
+    bind_ip: str | None = None
+    port: PortRange | None = None
+    locale_vars: dict[str, str] = {}
+    verbose = False
+    for option, value in options:
+        if option in ("-h", "--help"):
+            return HelpCommand()
+        if option == "--version":
+            return VersionCommand()
+        if option == "-s":
+            bind_ip = ssh_local_address(env)  # like upstream, the last of -s / -i wins
+        elif option == "-i":
+            bind_ip = _parse_ip(value)
+        elif option == "-c":
+            colors = _parse_colors(value)
+        elif option == "-p":
+            port = _parse_port(value)
+        elif option == "-l":
+            name, text = _parse_assignment(value)
+            locale_vars[name] = text
+        elif option == "-v":
+            verbose = True
+    return NewCommand(
+        command=command or None,
+        colors=colors,
+        bind_ip=bind_ip,
+        port=port,
+        locale_vars=locale_vars,
+        verbose=verbose,
+    )
+
+
+def ssh_local_address(env: Mapping[str, str]) -> str:
+    """The server-side IP of the ssh connection: field 3 of SSH_CONNECTION (`-s`)."""
+    connection = env.get("SSH_CONNECTION")
+    if not connection:
+        raise UsageError("-s: SSH_CONNECTION is not set (are you running under ssh?)")
+    fields = connection.split()
+    if len(fields) != 4:
+        raise UsageError(f"-s: cannot parse SSH_CONNECTION={connection!r}")
+    try:
+        address = ipaddress.ip_address(fields[2])
+    except ValueError:
+        raise UsageError(f"-s: SSH_CONNECTION has no local IP address: {fields[2]!r}") from None
+    # An IPv4 client on a dual-stack sshd shows up as ::ffff:a.b.c.d; bind the IPv4 address,
+    # as upstream does.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _parse_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise UsageError(f"-i: not an IP address: {text!r}") from None
+
+
+def _parse_colors(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise UsageError(f"-c: the number of colours must be a whole number, not {text!r}")
+    colors = int(text)
+    if colors > MAX_COLORS:
+        raise UsageError(f"-c: {colors} colours is more than {MAX_COLORS}")
+    return colors
+
+
+def _parse_port(text: str) -> PortRange:
+    try:
+        return parse_port_spec(text)
+    except ProtocolError as error:
+        raise UsageError(f"-p: {error}") from None
+
+
+def _parse_assignment(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise UsageError(f"-l: expected NAME=VALUE, not {text!r}")
+    if "\0" in text:
+        raise UsageError("-l: NUL characters are not allowed")
+    return name, value
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def format_connect_line(port: int, key: str) -> str:
+    return f"MOSH CONNECT {port} {key}"
+
+
+def print_connect(port: int, key: str, stream: TextIO) -> None:
+    """Print the connect line as upstream does: framed by CR LF, so that it stands on its own
+    line even on a terminal ssh allocated (`ssh -t`), then flush (the wrapper is waiting)."""
+    stream.write(f"\r\n{format_connect_line(port, key)}\r\n")
+    stream.flush()
+
+
+def format_session_list(sessions: Sequence[SessionInfo], now: float | None = None) -> str:
+    """A table of sessions for `mosh-server list` (empty input: a sentence saying so)."""
+    if not sessions:
+        return "no sessions"
+    if now is None:
+        now = time.time()
+    header = ("SESSION", "PID", "PORT", "AGE", "PEER", "COMMAND")
+    rows = [header, *(_session_row(session, now) for session in sessions)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    )
+
+
+def _session_row(session: SessionInfo, now: float) -> tuple[str, str, str, str, str, str]:
+    return (
+        session["session_id"],
+        str(session["pid"]),
+        str(session["port"]),
+        format_duration(max(0.0, now - session["created_at"])),
+        session["peer"] or "-",
+        " ".join(session["command"]),
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """Coarse human duration: 42s, 5m03s, 3h07m, 2d04h."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def format_status(reply: Mapping[str, Any]) -> str:
+    """`mosh-server status` output from a status reply."""
+    ports = ", ".join(str(port) for port in reply.get("ports", [])) or "none"
+    return (
+        f"moshd {reply.get('version', '?')} running, pid {reply.get('pid', '?')}\n"
+        f"sessions: {reply.get('sessions', 0)}\n"
+        f"udp ports: {ports}"
+    )

@@ -1,0 +1,261 @@
+"""The sending half of SSP: which state to send, when, and as a diff against what.
+
+It follows upstream mosh's rules:
+- Only the newest local state is ever sent, at most once per `send_interval` (half an RTT), after
+  a short collection delay from the first change. Intermediate states are skipped, so a flood
+  never fills network queues and Ctrl-C is seen within an RTT.
+- Diffs are optimistic: against the newest state the peer probably has (sent less than
+  RTO + ACK_DELAY ago). When that presumption times out, the next diff falls back to the last
+  acknowledged state, which is a retransmission.
+- An empty instruction (a new state number with no diff) acks the peer's data after a short
+  delay and serves as a heartbeat every 3 s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ssp.datagram import SHUTDOWN_NUM, Fragmenter, Instruction, make_chaff
+from ssp.state import SyncState
+from ssp.timing import (
+    ACK_DELAY,
+    ACK_INTERVAL,
+    ACTIVE_RETRY_TIMEOUT,
+    SHUTDOWN_RETRIES,
+    RttEstimator,
+)
+
+S = TypeVar("S", bound=SyncState)
+
+MAX_SENT_STATES = 32
+NEVER = math.inf
+
+# Prospective resend: send the diff from the acknowledged state instead of the optimistic one if
+# it is no longer, or longer by under this many bytes while still small.
+_RESEND_SLACK_BYTES = 100
+_RESEND_SMALL_BYTES = 1000
+
+
+@dataclass(slots=True)
+class SentState(Generic[S]):
+    timestamp: float
+    num: int
+    state: S
+
+
+class Sender(Generic[S]):
+    def __init__(self, initial: S, rtt: RttEstimator, now: float, send_mindelay: float) -> None:
+        self._rtt = rtt
+        self._send_mindelay = send_mindelay
+        self.current: S = initial.copy()
+        self.sent: list[SentState[S]] = [SentState(now, 0, initial.copy())]
+        self._assumed = 0  # index into sent: the newest state the peer probably has
+        self.next_ack_time = now
+        self.next_send_time = now
+        self._mindelay_clock: float | None = None
+        self.pending_data_ack = False
+        self.ack_num = 0  # newest remote state we have
+        self.last_ack_sent = 0
+        self.last_heard: float | None = None
+        self.shutdown_in_progress = False
+        self._shutdown_start = 0.0
+        self._shutdown_tries = 0
+        self._fragmenter = Fragmenter()
+
+    # --- inputs ------------------------------------------------------------------------------
+    def set_current(self, state: S, now: float) -> None:
+        self.current = state
+        self.calculate_timers(now)
+
+    def set_ack_num(self, ack_num: int) -> None:
+        self.ack_num = ack_num
+
+    def set_data_ack(self) -> None:
+        self.pending_data_ack = True
+
+    def process_acknowledgment_through(self, ack_num: int) -> None:
+        """The peer has state `ack_num`: forget every older sent state."""
+        for index, sent in enumerate(self.sent):
+            if sent.num == ack_num:
+                del self.sent[:index]
+                self._assumed = max(0, self._assumed - index)
+                return
+
+    def start_shutdown(self, now: float) -> None:
+        if not self.shutdown_in_progress:
+            self.shutdown_in_progress = True
+            self._shutdown_start = now
+            self.calculate_timers(now)
+
+    # --- queries -----------------------------------------------------------------------------
+    @property
+    def acked_timestamp(self) -> float:
+        """When the newest acknowledged state was sent (for round-trip success)."""
+        return self.sent[0].timestamp
+
+    @property
+    def last_sent_num(self) -> int:
+        return self.sent[-1].num
+
+    def shutdown_acknowledged(self) -> bool:
+        return self.sent[0].num == SHUTDOWN_NUM
+
+    def shutdown_ack_timed_out(self, now: float) -> bool:
+        if not self.shutdown_in_progress or self.shutdown_acknowledged():
+            return False
+        return (
+            self._shutdown_tries >= SHUTDOWN_RETRIES
+            or now - self._shutdown_start >= ACTIVE_RETRY_TIMEOUT
+        )
+
+    def counterparty_shutdown_ack_sent(self) -> bool:
+        return self.last_ack_sent == SHUTDOWN_NUM
+
+    def next_deadline(self) -> float:
+        if self.shutdown_acknowledged():
+            return NEVER
+        return min(self.next_ack_time, self.next_send_time)
+
+    # --- timers ------------------------------------------------------------------------------
+    def _heard_recently(self, now: float) -> bool:
+        return self.last_heard is not None and now - self.last_heard < ACTIVE_RETRY_TIMEOUT
+
+    def _update_assumed_receiver_state(self, now: float) -> None:
+        # Give the benefit of the doubt to states sent recently enough that an ack may be coming.
+        timeout = self._rtt.rto + ACK_DELAY
+        self._assumed = 0
+        for index in range(1, len(self.sent)):
+            if now - self.sent[index].timestamp < timeout:
+                self._assumed = index
+            else:
+                break
+
+    def _rationalize_states(self) -> None:
+        known = self.sent[0].state
+        self.current.subtract(known)
+        for sent in reversed(self.sent):
+            sent.state.subtract(known)
+
+    def calculate_timers(self, now: float) -> None:
+        self._update_assumed_receiver_state(now)
+        self._rationalize_states()
+        interval = self._rtt.send_interval
+        last = self.sent[-1]
+
+        if self.pending_data_ack and self.next_ack_time > now + ACK_DELAY:
+            self.next_ack_time = now + ACK_DELAY
+
+        if self.current != last.state:
+            if self._mindelay_clock is None:
+                self._mindelay_clock = now
+            self.next_send_time = max(
+                self._mindelay_clock + self._send_mindelay, last.timestamp + interval
+            )
+        elif self.current != self.sent[self._assumed].state and self._heard_recently(now):
+            self.next_send_time = last.timestamp + interval
+            if self._mindelay_clock is not None:
+                self.next_send_time = max(
+                    self.next_send_time, self._mindelay_clock + self._send_mindelay
+                )
+        elif self.current != self.sent[0].state and self._heard_recently(now):
+            self.next_send_time = last.timestamp + self._rtt.rto + ACK_DELAY
+        else:
+            self.next_send_time = NEVER
+
+        # Hurry the shutdown handshake along.
+        if self.shutdown_in_progress or self.ack_num == SHUTDOWN_NUM:
+            self.next_ack_time = last.timestamp + interval
+
+    # --- output ------------------------------------------------------------------------------
+    def tick(self, now: float, chunk_bytes: int, send: Callable[[bytes], None]) -> None:
+        """Send whatever is due now through `send` (one call per fragment)."""
+        self.calculate_timers(now)
+        if self.shutdown_acknowledged():
+            return  # nothing more to say: the peer knows we are gone
+        if now < self.next_ack_time and now < self.next_send_time:
+            return
+        diff = self.current.diff_from(self.sent[self._assumed].state)
+        diff = self._prospective_resend(diff)
+        if not diff:
+            if now >= self.next_ack_time:
+                self._send_empty_ack(now, chunk_bytes, send)
+                self._mindelay_clock = None
+            if now >= self.next_send_time:
+                self.next_send_time = NEVER
+                self._mindelay_clock = None
+        elif now >= self.next_send_time or now >= self.next_ack_time:
+            self._send_diff(now, diff, chunk_bytes, send)
+            self._mindelay_clock = None
+
+    def _prospective_resend(self, proposed: bytes) -> bytes:
+        if self._assumed == 0:
+            return proposed
+        resend = self.current.diff_from(self.sent[0].state)
+        if len(resend) <= len(proposed) or (
+            len(resend) < _RESEND_SMALL_BYTES
+            and len(resend) - len(proposed) < _RESEND_SLACK_BYTES
+        ):
+            self._assumed = 0
+            return resend
+        return proposed
+
+    def _send_empty_ack(self, now: float, chunk_bytes: int, send: Callable[[bytes], None]) -> None:
+        new_num = SHUTDOWN_NUM if self.shutdown_in_progress else self.sent[-1].num + 1
+        self._add_sent_state(now, new_num, self.current.copy())
+        self._send_fragments(b"", new_num, chunk_bytes, send)
+        self.next_ack_time = now + ACK_INTERVAL
+        self.next_send_time = NEVER
+
+    def _send_diff(
+        self, now: float, diff: bytes, chunk_bytes: int, send: Callable[[bytes], None]
+    ) -> None:
+        last = self.sent[-1]
+        if self.shutdown_in_progress:
+            new_num = SHUTDOWN_NUM
+        elif self.current == last.state:
+            new_num = last.num  # a retransmission of the newest state
+        else:
+            new_num = last.num + 1
+        if new_num == last.num:
+            last.timestamp = now
+        else:
+            self._add_sent_state(now, new_num, self.current.copy())
+        self._send_fragments(diff, new_num, chunk_bytes, send)
+        # Optimistically assume it arrives.
+        self._assumed = len(self.sent) - 1
+        self.next_ack_time = now + ACK_INTERVAL
+        self.next_send_time = NEVER
+
+    def _send_fragments(
+        self, diff: bytes, new_num: int, chunk_bytes: int, send: Callable[[bytes], None]
+    ) -> None:
+        inst = Instruction(
+            old_num=self.sent[self._assumed].num,
+            new_num=new_num,
+            ack_num=self.ack_num,
+            throwaway_num=self.sent[0].num,
+            diff=diff,
+            chaff=make_chaff(),
+        )
+        for fragment in self._fragmenter.fragments(inst, chunk_bytes):
+            send(fragment)
+        self.last_ack_sent = self.ack_num
+        self.pending_data_ack = False
+        if new_num == SHUTDOWN_NUM:
+            self._shutdown_tries += 1
+
+    def _add_sent_state(self, now: float, num: int, state: S) -> None:
+        if num == self.sent[-1].num:
+            # A repeated shutdown state: refresh it rather than hold two with one number.
+            self.sent[-1] = SentState(now, num, state)
+            return
+        self.sent.append(SentState(now, num, state))
+        if len(self.sent) > MAX_SENT_STATES:
+            # Keep the oldest (acknowledged) and newest states; drop one from the middle.
+            drop = len(self.sent) - 16 - 1
+            del self.sent[drop]
+            if self._assumed >= drop:
+                self._assumed = max(0, self._assumed - 1)

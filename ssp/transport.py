@@ -1,0 +1,384 @@
+"""One SSP endpoint, sans-IO: the caller owns the socket and the clock.
+
+    endpoint.receive_datagram(data, addr, now) -> events
+    endpoint.datagrams_to_send(now) -> [(datagram, addr), ...]
+    endpoint.next_deadline() -> when to call datagrams_to_send again
+    endpoint.set_local_state(state, now)
+
+An endpoint syncs one local state to its peer (the sender) and receives the peer's state (the
+receiver). Around them sits the connection layer: sequence numbers, timestamps and RTT, and the
+peer's address. Nothing here raises on bad input: garbage, forgeries, truncations and replays
+are counted and dropped without changing any state.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
+
+from ssp.codec import DecodeError
+from ssp.crypto import AuthenticationFailed, Cipher, Key
+from ssp.datagram import (
+    DATAGRAM_OVERHEAD,
+    DEFAULT_DATAGRAM_BYTES,
+    NO_TIMESTAMP,
+    PROTOCOL_VERSION,
+    SEQ_MASK,
+    SHUTDOWN_NUM,
+    TO_CLIENT,
+    TO_SERVER,
+    DatagramError,
+    FragmentAssembly,
+    Packet,
+    open_packet,
+    seal_packet,
+    timestamp16,
+    timestamp_diff,
+)
+from ssp.sender import Sender
+from ssp.state import SyncState
+from ssp.timing import (
+    CLIENT_SEND_MINDELAY,
+    ECHO_TIMEOUT,
+    PORT_HOP_INTERVAL,
+    SERVER_ASSOCIATION_TIMEOUT,
+    SERVER_SEND_MINDELAY,
+    TIMESTAMP_REPLY_WINDOW,
+    RttEstimator,
+)
+
+L = TypeVar("L", bound=SyncState)
+R = TypeVar("R", bound=SyncState)
+Address = Hashable  # whatever the caller's socket layer uses, e.g. ("127.0.0.1", 60001)
+Role = Literal["server", "client"]
+
+MAX_RECEIVED_STATES = 1024
+RECEIVER_QUENCH = 15.0
+REPLAY_WINDOW = 4096  # sequence numbers remembered for dropping exact replays
+
+
+# --- events --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RemoteStateChanged:
+    num: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddressChanged:
+    old: Address | None
+    new: Address
+
+
+@dataclass(frozen=True, slots=True)
+class RttSampled:
+    rtt_ms: float
+    srtt_ms: float
+    rttvar_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownRequested:
+    """The peer is shutting down; our ack goes out by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownAcknowledged:
+    """The peer acknowledged our shutdown."""
+
+
+Event = (
+    RemoteStateChanged | PeerAddressChanged | RttSampled | ShutdownRequested | ShutdownAcknowledged
+)
+
+
+@dataclass(slots=True)
+class ReceivedState(Generic[R]):
+    timestamp: float
+    num: int
+    state: R
+
+
+@dataclass(slots=True)
+class DropCounts:
+    """Why datagrams were dropped; for logs and tests, never for control flow."""
+
+    unauthentic: int = 0
+    malformed: int = 0
+    wrong_direction: int = 0
+    replayed: int = 0
+    unusable: int = 0  # authentic but of no use: a state we have, or a base we lack
+
+    @property
+    def total(self) -> int:
+        return (
+            self.unauthentic + self.malformed + self.wrong_direction + self.replayed + self.unusable
+        )
+
+
+class Endpoint(Generic[L, R]):
+    def __init__(
+        self,
+        key: Key,
+        role: Role,
+        local_state: L,
+        remote_state: R,
+        now: float,
+        peer: Address | None = None,
+        datagram_bytes: int = DEFAULT_DATAGRAM_BYTES,
+    ) -> None:
+        if role == "client" and peer is None:
+            raise ValueError("a client needs the server's address")
+        self.role: Role = role
+        self.connection_id = key.connection_id()
+        self._cipher = Cipher(key)
+        self._out_direction = TO_CLIENT if role == "server" else TO_SERVER
+        self._in_direction = TO_SERVER if role == "server" else TO_CLIENT
+        self._chunk_bytes = datagram_bytes - DATAGRAM_OVERHEAD
+
+        # connection layer
+        self.peer: Address | None = peer
+        self.rtt = RttEstimator()
+        self._next_seq = 0
+        self._expected_seq = 0  # one past the newest authentic sequence number seen
+        self._seen_seqs: set[int] = set()
+        self._saved_timestamp: int | None = None
+        self._saved_timestamp_at = 0.0
+        self.last_heard: float | None = None
+        self.last_roundtrip_success = now
+        self._last_port_hop = now
+        self._detached = False  # server only: the client went silent; see _is_association_stale
+        self.drops = DropCounts()
+
+        # sender and receiver
+        mindelay = SERVER_SEND_MINDELAY if role == "server" else CLIENT_SEND_MINDELAY
+        self._sender: Sender[L] = Sender(local_state, self.rtt, now, mindelay)
+        self._received: list[ReceivedState[R]] = [ReceivedState(now, 0, remote_state.copy())]
+        self._assembly = FragmentAssembly()
+        self._quench_until = 0.0
+        self._shutdown_ack_reported = False
+
+    # --- local state ---------------------------------------------------------------------------
+    @property
+    def local_state(self) -> L:
+        """The state being synced to the peer. Mutate it, then call `local_state_changed`."""
+        return self._sender.current
+
+    def set_local_state(self, state: L, now: float) -> None:
+        self._sender.set_current(state, now)
+
+    def local_state_changed(self, now: float) -> None:
+        self._sender.calculate_timers(now)
+
+    @property
+    def last_sent_num(self) -> int:
+        """Number of the newest local state sent: what the peer's echo_ack will refer to."""
+        return self._sender.last_sent_num
+
+    # --- remote state --------------------------------------------------------------------------
+    @property
+    def remote_state(self) -> R:
+        return self._received[-1].state
+
+    @property
+    def remote_state_num(self) -> int:
+        return self._received[-1].num
+
+    def forget_consumed_remote(self) -> None:
+        """The caller has taken what it needs from `remote_state`: let the states forget it."""
+        oldest = self._received[0].state
+        for received in reversed(self._received):
+            received.state.subtract(oldest)
+
+    def newest_remote_num_settled(self, now: float) -> int:
+        """Newest remote state received at least ECHO_TIMEOUT ago: the server's echo_ack."""
+        settled = 0
+        for received in self._received:
+            if received.timestamp <= now - ECHO_TIMEOUT and received.num != SHUTDOWN_NUM:
+                settled = received.num
+        return settled
+
+    # --- shutdown ------------------------------------------------------------------------------
+    def start_shutdown(self, now: float) -> None:
+        self._sender.start_shutdown(now)
+
+    @property
+    def shutdown_in_progress(self) -> bool:
+        return self._sender.shutdown_in_progress
+
+    def shutdown_acknowledged(self) -> bool:
+        return self._sender.shutdown_acknowledged()
+
+    def shutdown_ack_timed_out(self, now: float) -> bool:
+        return self._sender.shutdown_ack_timed_out(now)
+
+    def counterparty_shutdown_ack_sent(self) -> bool:
+        return self._sender.counterparty_shutdown_ack_sent()
+
+    # --- client port hopping -------------------------------------------------------------------
+    def port_hop_due(self, now: float) -> bool:
+        """True when the client should open a new source port (a dead NAT mapping is likely)."""
+        return (
+            self.role == "client"
+            and now - self._last_port_hop >= PORT_HOP_INTERVAL
+            and now - self.last_roundtrip_success >= PORT_HOP_INTERVAL
+        )
+
+    def note_port_hop(self, now: float) -> None:
+        self._last_port_hop = now
+
+    # --- receive path --------------------------------------------------------------------------
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> list[Event]:
+        """Take one datagram from `addr`. Never raises; returns what happened."""
+        try:
+            packet = open_packet(self._cipher, data)
+        except AuthenticationFailed:
+            self.drops.unauthentic += 1
+            return []
+        except (DatagramError, ValueError):
+            self.drops.malformed += 1
+            return []
+        if packet.direction != self._in_direction or packet.connection_id != self.connection_id:
+            # A reflection of our own datagrams, or a datagram of another connection.
+            self.drops.wrong_direction += 1
+            return []
+        if not self._note_sequence(packet.seq):
+            self.drops.replayed += 1
+            return []
+        events: list[Event] = []
+        if packet.seq + 1 > self._expected_seq:
+            # Only the newest authentic datagram moves timing and the peer's address.
+            self._expected_seq = packet.seq + 1
+            self._newest_datagram(packet, addr, now, events)
+        self._receive_fragment(packet.payload, now, events)
+        return events
+
+    def _note_sequence(self, seq: int) -> bool:
+        """Remember `seq`; False if it was seen before or is too old to tell."""
+        if seq in self._seen_seqs or seq + REPLAY_WINDOW < self._expected_seq:
+            return False
+        self._seen_seqs.add(seq)
+        if len(self._seen_seqs) > 2 * REPLAY_WINDOW:
+            floor = self._expected_seq - REPLAY_WINDOW
+            self._seen_seqs = {s for s in self._seen_seqs if s >= floor}
+        return True
+
+    def _newest_datagram(
+        self, packet: Packet, addr: Address, now: float, events: list[Event]
+    ) -> None:
+        if packet.timestamp != NO_TIMESTAMP:
+            self._saved_timestamp = packet.timestamp
+            self._saved_timestamp_at = now
+        if packet.timestamp_reply != NO_TIMESTAMP:
+            rtt_ms = float(timestamp_diff(timestamp16(now), packet.timestamp_reply))
+            if self.rtt.add_sample(rtt_ms):
+                events.append(RttSampled(rtt_ms, self.rtt.srtt_ms, self.rtt.rttvar_ms))
+        self.last_heard = now
+        self._sender.last_heard = now
+        self._detached = False
+        if self.role == "server" and addr != self.peer:
+            events.append(PeerAddressChanged(self.peer, addr))
+            self.peer = addr
+
+    def _receive_fragment(self, fragment: bytes, now: float, events: list[Event]) -> None:
+        try:
+            inst = self._assembly.add(fragment)
+        except DatagramError:
+            self.drops.malformed += 1
+            return
+        if inst is None:
+            return
+        if inst.version != PROTOCOL_VERSION:
+            self.drops.malformed += 1
+            return
+        self._sender.process_acknowledgment_through(inst.ack_num)
+        self.last_roundtrip_success = max(self.last_roundtrip_success, self._sender.acked_timestamp)
+        if self._sender.shutdown_acknowledged() and not self._shutdown_ack_reported:
+            self._shutdown_ack_reported = True
+            events.append(ShutdownAcknowledged())
+
+        nums = [received.num for received in self._received]
+        if inst.new_num in nums:
+            self.drops.unusable += 1  # a duplicate: idempotency
+            return
+        try:
+            reference = self._received[nums.index(inst.old_num)]
+        except ValueError:
+            self.drops.unusable += 1  # we lack its base; security-relevant, never guess
+            return
+        self._process_throwaway(inst.throwaway_num)
+        if len(self._received) > MAX_RECEIVED_STATES:
+            if now < self._quench_until:
+                self.drops.unusable += 1
+                return
+            self._quench_until = now + RECEIVER_QUENCH
+        new_state = reference.state.copy()
+        if inst.diff:
+            try:
+                new_state.apply(inst.diff)
+            except (DecodeError, ValueError):
+                self.drops.malformed += 1
+                return
+        newest_before = self._received[-1].num
+        position = bisect.bisect([r.num for r in self._received], inst.new_num)
+        self._received.insert(position, ReceivedState(now, inst.new_num, new_state))
+        self._sender.set_ack_num(self._received[-1].num)
+        if inst.diff:
+            self._sender.set_data_ack()
+        self._sender.calculate_timers(now)
+        if self._received[-1].num != newest_before:
+            events.append(RemoteStateChanged(self._received[-1].num))
+            if self._received[-1].num == SHUTDOWN_NUM:
+                events.append(ShutdownRequested())
+
+    def _process_throwaway(self, throwaway_num: int) -> None:
+        keep = [r for r in self._received if r.num >= throwaway_num]
+        # The newest state always stays: the peer's throwaway never passes what it acked.
+        self._received = keep or self._received[-1:]
+
+    # --- send path -----------------------------------------------------------------------------
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """Everything due at `now`, sealed and addressed."""
+        peer = self.peer
+        if peer is None:
+            return []
+        if self._is_association_stale(now):
+            self._detached = True  # until the client is heard again
+            return []
+        fragments: list[bytes] = []
+        self._sender.tick(now, self._chunk_bytes, fragments.append)
+        return [(self._seal(fragment, now), peer) for fragment in fragments]
+
+    def next_deadline(self) -> float:
+        """Monotonic time at which `datagrams_to_send` next has something to do (may be inf)."""
+        if self.peer is None or self._detached:
+            return float("inf")
+        deadline = self._sender.next_deadline()
+        return float("inf") if self._is_association_stale(deadline) else deadline
+
+    def _is_association_stale(self, now: float) -> bool:
+        """A server learns its client's address from the client's datagrams, and stops talking
+        to an address that has been silent for SERVER_ASSOCIATION_TIMEOUT (it keeps listening)."""
+        return (
+            self.role == "server"
+            and self.last_heard is not None
+            and now - self.last_heard > SERVER_ASSOCIATION_TIMEOUT
+        )
+
+    def _seal(self, payload: bytes, now: float) -> bytes:
+        reply = NO_TIMESTAMP
+        if self._saved_timestamp is not None:
+            held = now - self._saved_timestamp_at
+            if held < TIMESTAMP_REPLY_WINDOW:
+                # Add the hold time so it does not inflate the peer's RTT estimate.
+                reply = (self._saved_timestamp + int(held * 1000)) & 0xFFFF
+                if reply == NO_TIMESTAMP:
+                    reply = 0
+            self._saved_timestamp = None  # each stamp is echoed once
+        seq = self._next_seq
+        self._next_seq = (seq + 1) & SEQ_MASK
+        packet = Packet(
+            self.connection_id, self._out_direction, seq, timestamp16(now), reply, payload
+        )
+        return seal_packet(self._cipher, packet)

@@ -1,0 +1,138 @@
+"""A discrete-event simulation of two SSP endpoints joined by an impaired link.
+
+No sockets and no clock: time only moves when the simulation says so, which makes loss,
+duplication, reordering and delay reproducible from a seed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ssp.crypto import Key
+from ssp.screen import DEFAULT_RENDITION, Framebuffer, Row
+from ssp.transport import Endpoint, Event
+from ssp.userstream import Keystroke, UserEvent, UserStream
+
+SERVER_ADDR = ("10.0.0.1", 60001)  # opaque labels: nothing is ever sent anywhere
+CLIENT_ADDR = ("10.0.0.2", 40000)
+
+
+@dataclass
+class LinkProfile:
+    loss: float = 0.0
+    duplicate: float = 0.0
+    delay: float = 0.05  # one way, seconds
+    jitter: float = 0.0  # uniform extra delay, which also reorders
+
+
+@dataclass(order=True)
+class _Delivery:
+    at: float
+    order: int
+    to_server: bool = field(compare=False)
+    data: bytes = field(compare=False)
+    source: object = field(compare=False)
+
+
+class SimulatedSession:
+    """A client typing into a server that echoes what it receives onto its screen."""
+
+    def __init__(
+        self,
+        seed: int,
+        up: LinkProfile,
+        down: LinkProfile,
+        start: float = 1000.0,
+        key: Key | None = None,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.up, self.down = up, down
+        self.now = start
+        self.key = key or Key.generate()
+        self.server: Endpoint[Framebuffer, UserStream] = Endpoint(
+            self.key, "server", Framebuffer(width=40, height=6), UserStream(), start
+        )
+        self.client: Endpoint[UserStream, Framebuffer] = Endpoint(
+            self.key, "client", UserStream(), Framebuffer(width=40, height=6), start, SERVER_ADDR
+        )
+        self.client_addr: object = CLIENT_ADDR
+        self.typed: list[UserEvent] = []
+        self.received: list[UserEvent] = []
+        self.consumed = 0
+        self.sent_headers: list[bytes] = []
+        self.server_events: list[Event] = []
+        self.client_events: list[Event] = []
+        self._queue: list[_Delivery] = []
+        self._order = itertools.count()
+        self.on_server_input: Callable[[list[UserEvent]], None] = self._echo_to_screen
+
+    # --- the applications ----------------------------------------------------------------------
+    def type(self, data: bytes) -> None:
+        stream = self.client.local_state.copy()
+        stream.push_keystroke(data)
+        self.typed.append(Keystroke(data))
+        self.client.set_local_state(stream, self.now)
+
+    def _echo_to_screen(self, events: list[UserEvent]) -> None:
+        text = b"".join(e.data for e in events if isinstance(e, Keystroke)).decode()
+        screen = self.server.local_state.copy()
+        line = (screen.rows[-1].text.rstrip() + text)[-screen.width :]
+        screen.rows[-1] = Row(
+            tuple(line.ljust(screen.width)), (DEFAULT_RENDITION,) * screen.width
+        )
+        screen.cursor_col = min(len(line), screen.width - 1)
+        screen.echo_ack = self.server.newest_remote_num_settled(self.now)
+        self.server.set_local_state(screen, self.now)
+
+    def _server_consumes(self) -> None:
+        new = self.server.remote_state.events_since(self.consumed)
+        if new:
+            self.consumed += len(new)
+            self.received += new
+            self.server.forget_consumed_remote()
+            self.on_server_input(new)
+
+    # --- the link ------------------------------------------------------------------------------
+    def _transmit(self, data: bytes, to_server: bool) -> None:
+        self.sent_headers.append(data[:16])
+        profile = self.up if to_server else self.down
+        copies = 0 if self.rng.random() < profile.loss else 1
+        if copies and self.rng.random() < profile.duplicate:
+            copies = 2
+        for _ in range(copies):
+            at = self.now + profile.delay + self.rng.random() * profile.jitter
+            source = self.client_addr if to_server else SERVER_ADDR
+            heapq.heappush(self._queue, _Delivery(at, next(self._order), to_server, data, source))
+
+    def _flush(self) -> None:
+        for data, _ in self.client.datagrams_to_send(self.now):
+            self._transmit(data, to_server=True)
+        for data, _ in self.server.datagrams_to_send(self.now):
+            self._transmit(data, to_server=False)
+
+    def run_until(self, end: float) -> None:
+        while True:
+            self._flush()
+            upcoming = min(
+                self.client.next_deadline(),
+                self.server.next_deadline(),
+                self._queue[0].at if self._queue else float("inf"),
+            )
+            if upcoming <= self.now and not (self._queue and self._queue[0].at <= self.now):
+                upcoming = self.now + 0.001  # a deadline that sent nothing: step past it
+            if upcoming > end:
+                self.now = end
+                self._flush()
+                return
+            self.now = max(self.now, upcoming)
+            while self._queue and self._queue[0].at <= self.now:
+                d = heapq.heappop(self._queue)
+                if d.to_server:
+                    self.server_events += self.server.receive_datagram(d.data, d.source, self.now)
+                    self._server_consumes()
+                else:
+                    self.client_events += self.client.receive_datagram(d.data, d.source, self.now)
