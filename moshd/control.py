@@ -34,6 +34,7 @@ MAX_REPLY_BYTES = 16 * 1024 * 1024  # a `list` of thousands of sessions is still
 MAX_DIMENSION = 4096  # beyond any real screen; bounds the emulator's memory
 MAX_COLORS = 1 << 24  # `tput colors` of a direct-colour terminal
 DEFAULT_WIDTH = 80
+MAX_TIMEOUT_S = 10 * 365 * 24 * 3600
 DEFAULT_HEIGHT = 24
 SOCKET_NAME = "control.sock"
 _LOCK_NAME = "control.lock"
@@ -104,6 +105,9 @@ class NewRequest:
     bind_ip: str | None = None
     port: PortRange | None = None
     verbose: bool = False
+    # MOSH_SERVER_NETWORK_TMOUT / MOSH_SERVER_SIGNAL_TMOUT of the `mosh-server new` caller, in s
+    network_timeout: int | None = None
+    signal_timeout: int | None = None
     op: Literal["new"] = field(default="new", init=False)
 
 
@@ -210,6 +214,8 @@ def request_to_json(request: Request) -> dict[str, Any]:
             "bind_ip": request.bind_ip,
             "port": None if request.port is None else str(request.port),
             "verbose": request.verbose,
+            "network_timeout": request.network_timeout,
+            "signal_timeout": request.signal_timeout,
         }
     if isinstance(request, KillRequest):
         return {"op": "kill", "session_id": request.session_id}
@@ -250,6 +256,8 @@ def _parse_new(message: dict[str, Any]) -> NewRequest:
     bind_ip = _optional(message, "bind_ip", str)
     port = _optional(message, "port", str)
     verbose = _optional(message, "verbose", bool)
+    network_timeout = _optional_int(message, "network_timeout", 1, MAX_TIMEOUT_S)
+    signal_timeout = _optional_int(message, "signal_timeout", 1, MAX_TIMEOUT_S)
     if bind_ip is not None:
         _check_ip(bind_ip)
     return NewRequest(
@@ -261,6 +269,8 @@ def _parse_new(message: dict[str, Any]) -> NewRequest:
         bind_ip=bind_ip,
         port=parse_port_spec(port) if port is not None else None,
         verbose=bool(verbose),
+        network_timeout=network_timeout,
+        signal_timeout=signal_timeout,
     )
 
 

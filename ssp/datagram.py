@@ -107,7 +107,7 @@ def open_packet(cipher: Cipher, data: bytes) -> Packet:
 # --- instructions ---------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Instruction:
-    """"Apply `diff` to state `old_num` to get `new_num`; I have your state `ack_num`; I will
+    """ "Apply `diff` to state `old_num` to get `new_num`; I have your state `ack_num`; I will
     never again send a diff based on a state older than `throwaway_num`.\""""
 
     old_num: int

@@ -350,9 +350,7 @@ def _detect_scroll(old: list[Row], new: list[Row]) -> int:
         candidate = old[shift]
         if candidate is not first and candidate != first:
             continue
-        matches = sum(
-            1 for a, b in zip(old[shift:], new, strict=False) if a is b or a == b
-        )
+        matches = sum(1 for a, b in zip(old[shift:], new, strict=False) if a is b or a == b)
         if matches > best_matches:
             best_shift, best_matches = shift, matches
     return best_shift
@@ -373,9 +371,7 @@ def _encode_row(out: bytearray, row: Row) -> None:
             end -= 1
         if end:
             text_cells = cells[:end]
-            kind = (
-                _RUN_SIMPLE if all(len(c) == 1 for c in text_cells) else _RUN_COMPLEX
-            )
+            kind = _RUN_SIMPLE if all(len(c) == 1 for c in text_cells) else _RUN_COMPLEX
             pieces.append((rendition, kind, text_cells))
         if end < len(cells):
             pieces.append((rendition, _RUN_BLANK, cells[end:]))

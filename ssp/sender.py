@@ -195,8 +195,7 @@ class Sender(Generic[S]):
             return proposed
         resend = self.current.diff_from(self.sent[0].state)
         if len(resend) <= len(proposed) or (
-            len(resend) < _RESEND_SMALL_BYTES
-            and len(resend) - len(proposed) < _RESEND_SLACK_BYTES
+            len(resend) < _RESEND_SMALL_BYTES and len(resend) - len(proposed) < _RESEND_SLACK_BYTES
         ):
             self._assumed = 0
             return resend

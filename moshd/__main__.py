@@ -1,0 +1,7 @@
+"""`python -m moshd`: run the daemon (how `mosh-server` starts it detached)."""
+
+import sys
+
+from moshd.cli import daemon_main
+
+sys.exit(daemon_main())

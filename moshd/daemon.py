@@ -1,0 +1,230 @@
+"""The supervisor: control socket, UDP sockets, the session registry, signals, shutdown.
+
+Each session runs in the daemon's session nursery behind an error boundary: whatever goes
+wrong inside a session is logged and ends that session, never the daemon or its neighbours.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+import trio
+
+from moshd import __version__
+from moshd.control import (
+    ControlError,
+    KillRequest,
+    ListRequest,
+    NewRequest,
+    PeerCreds,
+    PortRange,
+    Request,
+    SessionInfo,
+    StatusRequest,
+    bind_control_socket,
+    close_control_socket,
+    serve_control,
+)
+from moshd.pty import build_child_environment, login_shell_command, spawn, term_for_colors
+from moshd.session import CloseReason, Session, SessionTimeouts
+from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
+from ssp.crypto import Key
+
+STOP_GRACE = 3.0  # on SIGTERM, how long sessions get to tell their clients goodbye
+_log = structlog.get_logger("moshd.daemon")
+
+
+@dataclass
+class DaemonConfig:
+    control_path: Path
+    bind_ip: str | None = None  # None: dual-stack "::" where IPv6 works, else 0.0.0.0
+    ports: PortRange = DEFAULT_PORTS
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self._udp: UdpPorts | None = None
+        self._session_nursery: trio.Nursery | None = None
+        self._stopping = False
+        self.stopped = trio.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until `stop()` (or SIGTERM/SIGINT when `handle_signals` runs alongside)."""
+        control = bind_control_socket(self.config.control_path)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._udp = UdpPorts(
+                    nursery, self.config.bind_ip or default_bind_ip(), self.config.ports
+                )
+                shared = await self._udp.open_shared()
+                async with trio.open_nursery() as sessions:
+                    self._session_nursery = sessions
+                    await nursery.start(serve_control, control, self.handle_request, os.getuid())
+                    _log.info(
+                        "daemon.ready",
+                        pid=os.getpid(),
+                        control=str(self.config.control_path),
+                        port=shared.port,
+                        bind_ip=shared.bind_ip,
+                        version=__version__,
+                    )
+                    task_status.started()
+                    await self.stopped.wait()
+                    await self._close_all_sessions()
+                nursery.cancel_scope.cancel()
+        finally:
+            close_control_socket(control, self.config.control_path)
+            _log.info("daemon.stopped")
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.stopped.set()
+
+    async def handle_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGUSR1) as signals:
+            async for signum in signals:
+                if signum == signal.SIGUSR1:
+                    self._on_sigusr1()
+                else:
+                    _log.info("daemon.stopping", signal=signal.Signals(signum).name)
+                    self.stop()
+                    return
+
+    def _on_sigusr1(self) -> None:
+        for session in list(self.sessions.values()):
+            if session.signal_timeout_expired():
+                session.request_close(CloseReason.SIGNAL_TIMEOUT)
+
+    async def _close_all_sessions(self) -> None:
+        for session in list(self.sessions.values()):
+            session.child.hangup()
+            session.request_close(CloseReason.DAEMON_STOPPING)
+        with trio.move_on_after(STOP_GRACE):
+            while self.sessions:
+                await trio.sleep(0.02)
+        if self._session_nursery is not None:
+            self._session_nursery.cancel_scope.cancel()
+
+    # --- the control protocol ----------------------------------------------------------------
+    async def handle_request(self, request: Request, peer: PeerCreds) -> Mapping[str, Any]:
+        if isinstance(request, NewRequest):
+            return await self.create_session(request)
+        if isinstance(request, ListRequest):
+            return {"ok": True, "sessions": [self._info(s) for s in self.sessions.values()]}
+        if isinstance(request, KillRequest):
+            session = self.sessions.get(request.session_id)
+            if session is None:
+                raise ControlError("no_such_session", f"no session {request.session_id!r}")
+            session.request_close(CloseReason.KILLED)
+            return {"ok": True}
+        if isinstance(request, StatusRequest):
+            assert self._udp is not None
+            return {
+                "ok": True,
+                "pid": os.getpid(),
+                "sessions": len(self.sessions),
+                "ports": sorted({udp.port for udp in self._udp.all}),
+                "version": __version__,
+            }
+        raise ControlError("bad_request", "unknown request")  # pragma: no cover
+
+    async def create_session(self, request: NewRequest) -> dict[str, Any]:
+        if self._stopping or self._udp is None or self._session_nursery is None:
+            raise ControlError("stopping", "moshd is shutting down")
+        try:
+            udp = await self._udp.acquire(request.bind_ip, request.port)
+        except NoFreePort as exc:
+            raise ControlError("no_free_port", str(exc)) from exc
+
+        argv0: str | None = None
+        if request.command is None:
+            shell_argv, program = login_shell_command()
+            argv, argv0 = [program], shell_argv[0]
+        else:
+            argv = list(request.command)
+        env = build_child_environment(
+            self.config.base_env, request.env, term=term_for_colors(request.colors)
+        )
+        try:
+            child = spawn(
+                argv, env, request.width, request.height, cwd=env.get("HOME"), argv0=argv0
+            )
+        except OSError as exc:
+            self._udp.release(udp)
+            raise ControlError(
+                "spawn_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}"
+            ) from exc
+
+        key = Key.generate()
+        session = Session(
+            self._new_session_id(),
+            key,
+            [argv0] if argv0 is not None else argv,
+            child,
+            udp,
+            request.width,
+            request.height,
+            SessionTimeouts(request.network_timeout, request.signal_timeout),
+        )
+        self.sessions[session.session_id] = session
+        udp.routes[session.connection_id] = session.deliver
+        self._session_nursery.start_soon(self._supervise, session)
+        session.log.info(
+            "session.created",
+            command=session.command,
+            pid=child.pid,
+            port=udp.port,
+            width=request.width,
+            height=request.height,
+        )
+        return {"ok": True, "session_id": session.session_id, "port": udp.port, "key": key.text}
+
+    def _new_session_id(self) -> str:
+        while True:
+            candidate = secrets.token_hex(4)
+            if candidate not in self.sessions:
+                return candidate
+
+    def _info(self, session: Session) -> SessionInfo:
+        return {
+            "session_id": session.session_id,
+            "command": session.command,
+            "created_at": session.created_at,
+            "age_s": round(session.age, 1),
+            "peer": session.peer,
+            "port": session.udp.port,
+            "pid": session.child.pid,
+        }
+
+    # --- the error boundary ------------------------------------------------------------------
+    async def _supervise(self, session: Session) -> None:
+        reason: str = "failed"
+        try:
+            reason = await session.run()
+        except Exception:
+            session.log.exception("session.failed")
+        finally:
+            session.udp.routes.pop(session.connection_id, None)
+            self.sessions.pop(session.session_id, None)
+            if self._udp is not None:
+                self._udp.release(session.udp)
+            session.child.hangup()
+            session.child.close()
+            session.log.info(
+                "session.closed",
+                reason=str(reason),
+                duration_s=round(session.age, 1),
+                exit_status=session.exit_status,
+                peer=session.peer,
+            )

@@ -1,0 +1,98 @@
+"""A scripted SSP client for integration tests: the sans-IO endpoint on a real UDP socket.
+
+It types, resizes and watches the screen the way mosh-client does, without a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import trio
+
+from ssp.crypto import Key
+from ssp.screen import Framebuffer
+from ssp.transport import Endpoint, Event
+from ssp.userstream import UserStream
+
+
+class ScriptedClient:
+    def __init__(self, host: str, port: int, key: str) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = trio.socket.socket(family, socket.SOCK_DGRAM)
+        self.server = (host, port)
+        self.endpoint: Endpoint[UserStream, Framebuffer] = Endpoint(
+            Key.from_text(key), "client", UserStream(), Framebuffer(), trio.current_time(),
+            peer=self.server,
+        )
+        self.events: list[Event] = []
+        self._changed = trio.Event()
+        self._wakeup = trio.Event()
+
+    @property
+    def screen(self) -> Framebuffer:
+        return self.endpoint.remote_state
+
+    def screen_text(self) -> str:
+        return "\n".join(self.screen.text_lines())
+
+    def type(self, data: bytes) -> None:
+        stream = self.endpoint.local_state.copy()
+        stream.push_keystroke(data)
+        self.endpoint.set_local_state(stream, trio.current_time())
+        self._wakeup.set()
+
+    def resize(self, width: int, height: int) -> None:
+        stream = self.endpoint.local_state.copy()
+        stream.push_resize(width, height)
+        self.endpoint.set_local_state(stream, trio.current_time())
+        self._wakeup.set()
+
+    def quit(self) -> None:
+        self.endpoint.start_shutdown(trio.current_time())
+        self._wakeup.set()
+
+    async def wait_for(self, predicate: Callable[[Framebuffer], bool], timeout: float = 10.0) -> None:
+        with trio.fail_after(timeout):
+            while not predicate(self.screen):
+                await self._changed.wait()
+                self._changed = trio.Event()
+
+    async def wait_for_text(self, text: str, timeout: float = 10.0) -> None:
+        try:
+            await self.wait_for(lambda fb: text in "\n".join(fb.text_lines()), timeout)
+        except trio.TooSlowError:
+            raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen_text()}") from None
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._receive)
+            while True:
+                now = trio.current_time()
+                for data, addr in self.endpoint.datagrams_to_send(now):
+                    await self.sock.sendto(data, addr)
+                deadline = self.endpoint.next_deadline()
+                with trio.move_on_at(deadline if math.isfinite(deadline) else now + 1.0):
+                    await self._wakeup.wait()
+                self._wakeup = trio.Event()
+
+    async def _receive(self) -> None:
+        while True:
+            data, addr = await self.sock.recvfrom(65535)
+            self.events += self.endpoint.receive_datagram(data, addr, trio.current_time())
+            self._changed.set()
+            self._wakeup.set()
+
+
+@asynccontextmanager
+async def scripted_client(host: str, port: int, key: str) -> AsyncIterator[ScriptedClient]:
+    client = ScriptedClient(host, port, key)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.run)
+        try:
+            yield client
+        finally:
+            nursery.cancel_scope.cancel()
+            client.sock.close()
