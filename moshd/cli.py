@@ -57,10 +57,14 @@ def _daemon_parser() -> argparse.ArgumentParser:
     parser.add_argument("--foreground", action="store_true", help="log for a human to the terminal")
     parser.add_argument(
         "--port",
-        default=str(DEFAULT_PORTS),
-        help="UDP port or LOW:HIGH range (default %(default)s)",
+        default=os.environ.get("MOSHD_PORT") or str(DEFAULT_PORTS),
+        help="UDP port or LOW:HIGH range (default: $MOSHD_PORT or %(default)s)",
     )
-    parser.add_argument("--bind", default=None, help="IP address to bind (default: all)")
+    parser.add_argument(
+        "--bind",
+        default=os.environ.get("MOSHD_BIND") or None,
+        help="IP address to bind (default: $MOSHD_BIND or all addresses)",
+    )
     parser.add_argument("--control", default=None, help="control socket path")
     parser.add_argument("--log-format", choices=["console", "json"], default=None)
     parser.add_argument("--log-level", default="info")

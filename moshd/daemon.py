@@ -47,6 +47,7 @@ class DaemonConfig:
     bind_ip: str | None = None  # None: dual-stack "::" where IPv6 works, else 0.0.0.0
     ports: PortRange = DEFAULT_PORTS
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    stop_grace: float = STOP_GRACE
 
 
 class Daemon:
@@ -110,7 +111,7 @@ class Daemon:
         for session in list(self.sessions.values()):
             session.child.hangup()
             session.request_close(CloseReason.DAEMON_STOPPING)
-        with trio.move_on_after(STOP_GRACE):
+        with trio.move_on_after(self.config.stop_grace):
             while self.sessions:
                 await trio.sleep(0.02)
         if self._session_nursery is not None:

@@ -281,6 +281,8 @@ class Session:
 
     def _next_timer(self, now: float) -> float:
         deadlines = [self._echo_check_at]
+        if self.close_reason is not None:
+            return min(deadlines)  # already ending: the timeouts have done their job
         if self.endpoint.last_heard is None:
             deadlines.append(self._started + NO_CLIENT_TIMEOUT)
         if self.timeouts.network is not None:

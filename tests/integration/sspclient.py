@@ -24,7 +24,11 @@ class ScriptedClient:
         self.sock = trio.socket.socket(family, socket.SOCK_DGRAM)
         self.server = (host, port)
         self.endpoint: Endpoint[UserStream, Framebuffer] = Endpoint(
-            Key.from_text(key), "client", UserStream(), Framebuffer(), trio.current_time(),
+            Key.from_text(key),
+            "client",
+            UserStream(),
+            Framebuffer(),
+            trio.current_time(),
             peer=self.server,
         )
         self.events: list[Event] = []
@@ -54,7 +58,9 @@ class ScriptedClient:
         self.endpoint.start_shutdown(trio.current_time())
         self._wakeup.set()
 
-    async def wait_for(self, predicate: Callable[[Framebuffer], bool], timeout: float = 10.0) -> None:
+    async def wait_for(
+        self, predicate: Callable[[Framebuffer], bool], timeout: float = 10.0
+    ) -> None:
         with trio.fail_after(timeout):
             while not predicate(self.screen):
                 await self._changed.wait()
@@ -64,7 +70,9 @@ class ScriptedClient:
         try:
             await self.wait_for(lambda fb: text in "\n".join(fb.text_lines()), timeout)
         except trio.TooSlowError:
-            raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen_text()}") from None
+            raise AssertionError(
+                f"{text!r} never appeared; screen:\n{self.screen_text()}"
+            ) from None
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:

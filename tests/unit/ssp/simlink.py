@@ -81,9 +81,7 @@ class SimulatedSession:
         text = b"".join(e.data for e in events if isinstance(e, Keystroke)).decode()
         screen = self.server.local_state.copy()
         line = (screen.rows[-1].text.rstrip() + text)[-screen.width :]
-        screen.rows[-1] = Row(
-            tuple(line.ljust(screen.width)), (DEFAULT_RENDITION,) * screen.width
-        )
+        screen.rows[-1] = Row(tuple(line.ljust(screen.width)), (DEFAULT_RENDITION,) * screen.width)
         screen.cursor_col = min(len(line), screen.width - 1)
         screen.echo_ack = self.server.newest_remote_num_settled(self.now)
         self.server.set_local_state(screen, self.now)

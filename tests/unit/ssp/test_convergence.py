@@ -17,9 +17,10 @@ profiles = st.builds(
     jitter=st.floats(0.0, 0.3),
 )
 keystrokes = st.lists(
-    st.tuples(st.floats(0.0, 0.5), st.binary(min_size=1, max_size=3).map(lambda b: bytes(
-        0x61 + x % 26 for x in b
-    ))),
+    st.tuples(
+        st.floats(0.0, 0.5),
+        st.binary(min_size=1, max_size=3).map(lambda b: bytes(0x61 + x % 26 for x in b)),
+    ),
     min_size=1,
     max_size=40,
 )
@@ -64,7 +65,9 @@ def test_no_nonce_repeats_under_a_key(
 
 
 def test_states_in_flight_stay_bounded_under_sustained_loss() -> None:
-    session = SimulatedSession(7, LinkProfile(loss=0.3, delay=0.1), LinkProfile(loss=0.3, delay=0.1))
+    session = SimulatedSession(
+        7, LinkProfile(loss=0.3, delay=0.1), LinkProfile(loss=0.3, delay=0.1)
+    )
     for _ in range(300):
         session.run_until(session.now + 0.05)
         session.type(b"x")

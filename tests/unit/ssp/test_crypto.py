@@ -220,7 +220,9 @@ def test_the_nonce_is_the_header_padded_and_nothing_else() -> None:
 
 @settings(max_examples=200)
 @given(headers, payloads, st.data())
-def test_tampered_header_does_not_open(header: bytes, plaintext: bytes, data: st.DataObject) -> None:
+def test_tampered_header_does_not_open(
+    header: bytes, plaintext: bytes, data: st.DataObject
+) -> None:
     cipher = Cipher(Key.generate())
     sealed = cipher.seal(header, plaintext)
     index = data.draw(st.integers(0, 15), label="header byte")

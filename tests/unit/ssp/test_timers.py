@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ssp.timing import ACK_DELAY, ACK_INTERVAL, SHUTDOWN_RETRIES, RttEstimator
@@ -65,7 +67,7 @@ def _server_send_times(rtt_ms: float, duration: float) -> list[float]:
 @pytest.mark.parametrize(("rtt_ms", "interval"), [(2.0, 0.020), (120.0, 0.060), (800.0, 0.250)])
 def test_frames_follow_srtt_under_a_flood(rtt_ms: float, interval: float) -> None:
     sends = _server_send_times(rtt_ms, duration=3.0)
-    gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert len(gaps) > 5
     median = sorted(gaps)[len(gaps) // 2]
     assert median == pytest.approx(interval, abs=0.003)
@@ -118,6 +120,7 @@ def test_shutdown_is_acknowledged_by_a_live_peer() -> None:
     while not session.client.shutdown_acknowledged() and session.now < started + 1.0:
         session.run_until(session.now + 0.005)
     assert session.now - started < 0.2  # one round trip and a frame or two
+
     def from_client() -> int:
         return sum(1 for header in session.sent_headers if not header[8] & 0x80)
 
