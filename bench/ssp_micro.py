@@ -136,7 +136,7 @@ def screen_diffs() -> list[tuple[str, bytes]]:
     full = _random_screen(rng)
 
     scrolled = full.copy()
-    scrolled.rows = full.rows[1:] + [_line("$ make -j8 2>&1 | tee build.log")]
+    scrolled.rows = [*full.rows[1:], _line("$ make -j8 2>&1 | tee build.log")]
     scrolled.cursor_row, scrolled.cursor_col = 23, 31
 
     return [

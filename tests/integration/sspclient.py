@@ -34,6 +34,7 @@ class ScriptedClient:
         self.events: list[Event] = []
         self._changed = trio.Event()
         self._wakeup = trio.Event()
+        self._nursery: trio.Nursery | None = None
 
     @property
     def screen(self) -> Framebuffer:
@@ -74,9 +75,22 @@ class ScriptedClient:
                 f"{text!r} never appeared; screen:\n{self.screen_text()}"
             ) from None
 
+    async def hop_port(self) -> None:
+        """Send from a new source port from now on (as mosh-client does after a dead NAT)."""
+        assert self._nursery is not None
+        fresh = trio.socket.socket(self.sock.family, socket.SOCK_DGRAM)
+        if self.sock.family == socket.AF_INET:
+            await fresh.bind((self.source_host, 0))
+        self.sock = fresh
+        self._nursery.start_soon(self._receive, fresh)
+        self._wakeup.set()
+
+    source_host = "127.0.0.1"
+
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._receive)
+            self._nursery = nursery
+            nursery.start_soon(self._receive, self.sock)
             while True:
                 now = trio.current_time()
                 for data, addr in self.endpoint.datagrams_to_send(now):
@@ -86,9 +100,9 @@ class ScriptedClient:
                     await self._wakeup.wait()
                 self._wakeup = trio.Event()
 
-    async def _receive(self) -> None:
+    async def _receive(self, sock: trio.socket.SocketType) -> None:
         while True:
-            data, addr = await self.sock.recvfrom(65535)
+            data, addr = await sock.recvfrom(65535)
             self.events += self.endpoint.receive_datagram(data, addr, trio.current_time())
             self._changed.set()
             self._wakeup.set()

@@ -6,9 +6,10 @@ import os
 import socket
 
 import pytest
+import structlog
 import trio
 
-from moshd.control import NewRequest
+from moshd.control import ControlError, NewRequest, PortRange
 from moshd.daemon import Daemon
 from moshd.session import CloseReason
 from ssp.crypto import Key
@@ -185,3 +186,74 @@ async def test_emulator_replies_go_back_to_the_application(daemon: Daemon) -> No
     reply = await _new(daemon, "/bin/bash", "-c", script + "; sleep 5")
     async with scripted_client("127.0.0.1", reply["port"], reply["key"]) as client:
         await client.wait_for_text("[[1;3]")
+
+
+async def test_roaming_to_a_new_address_is_followed_and_logged(daemon: Daemon) -> None:
+    reply = await _new(daemon)
+    session = daemon.sessions[str(reply["session_id"])]
+    with structlog.testing.capture_logs() as logs:
+        async with scripted_client("127.0.0.1", reply["port"], reply["key"]) as client:
+            client.type(b"echo one\r")
+            await client.wait_for_text("one")
+            first_peer = session.peer
+            client.source_host = "127.0.0.2"  # a new address, as after a Wi-Fi change
+            await client.hop_port()
+            client.type(b"echo two $((1+1))\r")
+            await client.wait_for_text("two 2")
+            assert session.peer is not None and session.peer.startswith("127.0.0.2:")
+    roams = [entry for entry in logs if entry["event"] == "session.roamed"]
+    assert roams == [
+        {
+            "event": "session.roamed",
+            "log_level": "info",
+            "session_id": session.session_id,
+            "old_peer": first_peer,
+            "new_peer": session.peer,
+        }
+    ]
+    assert any(entry["event"] == "session.rtt" and "srtt_ms" in entry for entry in logs)
+
+
+async def test_echo_ack_confirms_input_the_application_has_had(daemon: Daemon) -> None:
+    reply = await _new(daemon)
+    async with scripted_client("127.0.0.1", reply["port"], reply["key"]) as client:
+        client.type(b"echo x\r")
+        await client.wait_for_text("x")
+        typed_state = client.endpoint.last_sent_num
+        await client.wait_for(lambda fb: fb.echo_ack >= typed_state, timeout=5)
+
+
+async def test_sigusr1_ends_only_sessions_out_of_contact_for_the_signal_timeout(
+    daemon: Daemon,
+) -> None:
+    quiet = await _new(daemon, signal_timeout=1)
+    other = await _new(daemon)  # no signal timeout: SIGUSR1 never ends it
+    async with scripted_client("127.0.0.1", other["port"], other["key"]) as client:
+        client.type(b"echo alive\r")
+        await client.wait_for_text("alive")
+        await trio.sleep(1.2)
+        daemon._on_sigusr1()
+        await _wait_closed(daemon, str(quiet["session_id"]), timeout=5)
+        assert str(other["session_id"]) in daemon.sessions
+
+
+async def test_dedicated_port_range_and_address(daemon: Daemon) -> None:
+    shared = await _new(daemon)
+    dedicated = await _new(daemon, port=PortRange(61500, 61510), bind_ip="127.0.0.3")
+    assert 61500 <= int(str(dedicated["port"])) <= 61510
+    assert dedicated["port"] != shared["port"]
+    async with scripted_client("127.0.0.3", dedicated["port"], dedicated["key"]) as client:
+        client.type(b"echo dedicated\r")
+        await client.wait_for_text("dedicated")
+
+
+async def test_no_free_port_is_a_clear_error(daemon: Daemon) -> None:
+    blocker = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    await blocker.bind(("127.0.0.1", 61900))
+    try:
+        with pytest.raises(ControlError) as caught:
+            await _new(daemon, port=PortRange(61900, 61900), bind_ip="127.0.0.1")
+        assert caught.value.code == "no_free_port"
+        assert "61900" in caught.value.message
+    finally:
+        blocker.close()

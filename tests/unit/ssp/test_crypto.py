@@ -121,7 +121,7 @@ def test_one_trailing_pad_character_is_rejected() -> None:
     "blames the byte count ('a key is 32 bytes, not 31') instead of the text",
 )
 def test_one_trailing_pad_character_gets_a_message_about_the_text() -> None:
-    with pytest.raises(MalformedKey, match="base64|padding|43 characters"):
+    with pytest.raises(MalformedKey, match=r"base64|padding|43 characters"):
         Key.from_text(_valid_text()[:42] + "=")
 
 

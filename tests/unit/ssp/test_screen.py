@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import zlib
 
@@ -225,7 +226,7 @@ def test_a_chain_of_diffs_reproduces_every_frame(frames: list[Framebuffer]) -> N
     for frame in frames:
         frame.clipboard = None  # see the clipboard xfail below
     mirror = frames[0].copy()
-    for previous, frame in zip(frames, frames[1:], strict=False):
+    for previous, frame in itertools.pairwise(frames):
         mirror.apply(frame.diff_from(previous))
         assert mirror == frame
 
@@ -264,7 +265,7 @@ def test_one_line_scroll_costs_one_line_not_a_repaint() -> None:
     old = _random_screen(rng)
     old.cursor_row, old.cursor_col = 23, 2
     new = old.copy()
-    new.rows = old.rows[1:] + [_text_row("$ ls -la /usr/share/doc | head")]
+    new.rows = [*old.rows[1:], _text_row("$ ls -la /usr/share/doc | head")]
     new.cursor_col = 30
     scroll = new.diff_from(old)
     repaint = new.diff_from(Framebuffer())
@@ -452,11 +453,11 @@ def test_pending_wrap_cursor_survives_a_resize() -> None:
 def test_rows_are_immutable() -> None:
     row = _text_row("abc", 5)
     with pytest.raises(AttributeError):
-        row.cells = ("x",) * 5  # type: ignore[misc]
+        row.cells = ("x",) * 5
     with pytest.raises(AttributeError):
-        row.renditions = (DEFAULT_RENDITION,) * 5  # type: ignore[misc]
+        row.renditions = (DEFAULT_RENDITION,) * 5
     with pytest.raises(AttributeError):
-        row.extra = 1  # type: ignore[attr-defined]
+        row.extra = 1
     assert isinstance(row.cells, tuple) and isinstance(row.renditions, tuple)
     assert row.text == "abc  "
     assert hash(row) == hash(_text_row("abc", 5))

@@ -104,7 +104,7 @@ def test_events_since() -> None:
     stream.push_keystroke(b"x")
     stream.push_resize(80, 24)
     stream.push_keystroke(b"")  # nothing to send: ignored
-    stream.push_keystroke(bytearray(b"y"))
+    stream.push_keystroke(b"y")
     assert stream.total == 3
     assert stream.events_since(0) == [Keystroke(b"x"), Resize(80, 24), Keystroke(b"y")]
     assert stream.events_since(1) == [Resize(80, 24), Keystroke(b"y")]
