@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moshd.control import DaemonUnreachable, request  # noqa: E402
+from moshd.control import DaemonUnreachable, request
 
 
 def rss_kib(pid: int) -> int:

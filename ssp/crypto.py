@@ -47,6 +47,10 @@ class Key:
     @classmethod
     def from_text(cls, text: str) -> Key:
         text = text.strip()
+        if text.endswith("="):
+            raise MalformedKey(
+                f"a key is {KEY_TEXT_LENGTH} characters of base64 without '=' padding"
+            )
         if len(text) != KEY_TEXT_LENGTH:
             raise MalformedKey(
                 f"a key is {KEY_TEXT_LENGTH} characters of base64, this one has {len(text)}"
@@ -55,7 +59,11 @@ class Key:
             raw = base64.b64decode(text + "=", validate=True)
         except (binascii.Error, ValueError) as exc:
             raise MalformedKey("a key must be base64 (A–Z, a–z, 0–9, +, /)") from exc
-        return cls(raw)
+        key = cls(raw)
+        if key.text != text:
+            # The last character carries two unused bits; only one spelling names each key.
+            raise MalformedKey("a key's last character is not valid base64 for 32 bytes")
+        return key
 
     @property
     def text(self) -> str:

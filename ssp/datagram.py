@@ -164,6 +164,7 @@ class Fragmenter:
         self._next_id = 0
         self._last: Instruction | None = None
         self._last_chunk_bytes = 0
+        self._last_compressed = b""
 
     def fragments(self, inst: Instruction, chunk_bytes: int) -> list[bytes]:
         if chunk_bytes < 1:
@@ -174,8 +175,11 @@ class Fragmenter:
             or chunk_bytes != self._last_chunk_bytes
         ):
             self._next_id += 1
-        self._last, self._last_chunk_bytes = inst, chunk_bytes
-        compressed = zlib.compress(encode_instruction(inst))
+            self._last, self._last_chunk_bytes = inst, chunk_bytes
+            self._last_compressed = zlib.compress(encode_instruction(inst))
+        # A retransmission reuses the first transmission's bytes (and chaff): fragments of the
+        # two must combine into one valid zlib stream.
+        compressed = self._last_compressed
         chunks = [
             compressed[i : i + chunk_bytes] for i in range(0, len(compressed), chunk_bytes)
         ] or [b""]

@@ -91,6 +91,9 @@ class Row:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("rows are immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("rows are immutable")
+
     @property
     def width(self) -> int:
         return len(self.cells)
@@ -163,6 +166,7 @@ _CLIPBOARD = 7
 _ECHO_ACK = 8
 _SCROLL = 9
 _ROW = 10
+_CLIPBOARD_CLEAR = 11
 
 _RUN_SIMPLE = 0  # every cell one code point: the text, split per code point
 _RUN_COMPLEX = 1  # cells joined by US (0x1F), which never stands in a cell
@@ -249,7 +253,8 @@ class Framebuffer:
                 out.append(_SCROLL)
                 put_varint(out, shift)
                 base_rows = old.rows[shift:] + [blank_row(self.width)] * shift
-        if (self.cursor_row, self.cursor_col) != (old.cursor_row, old.cursor_col):
+        resized = (self.width, self.height) != (old.width, old.height)
+        if resized or (self.cursor_row, self.cursor_col) != (old.cursor_row, old.cursor_col):
             out.append(_CURSOR)
             put_varint(out, self.cursor_row)
             put_varint(out, self.cursor_col)
@@ -271,11 +276,14 @@ class Framebuffer:
         if self.bell_count != old.bell_count:
             out.append(_BELL)
             put_varint(out, self.bell_count)
-        if self.clipboard != old.clipboard and self.clipboard is not None:
-            out.append(_CLIPBOARD)
-            put_varint(out, self.clipboard.serial)
-            put_str(out, self.clipboard.selection)
-            put_str(out, self.clipboard.data)
+        if self.clipboard != old.clipboard:
+            if self.clipboard is None:
+                out.append(_CLIPBOARD_CLEAR)
+            else:
+                out.append(_CLIPBOARD)
+                put_varint(out, self.clipboard.serial)
+                put_str(out, self.clipboard.selection)
+                put_str(out, self.clipboard.data)
         if self.echo_ack != old.echo_ack:
             out.append(_ECHO_ACK)
             put_varint(out, self.echo_ack)
@@ -328,6 +336,8 @@ class Framebuffer:
                 self.bell_count = reader.varint()
             elif tag == _CLIPBOARD:
                 self.clipboard = Clipboard(reader.varint(), reader.str_(), reader.str_())
+            elif tag == _CLIPBOARD_CLEAR:
+                self.clipboard = None
             elif tag == _ECHO_ACK:
                 self.echo_ack = reader.varint()
             elif tag == _ROW:
@@ -395,8 +405,8 @@ def _decode_row(reader: Reader, width: int) -> Row:
         rendition = intern_rendition(reader.varint(), reader.varint(), reader.varint())
         kind = reader.byte()
         count = reader.varint()
-        if count > width:
-            raise DecodeError("run longer than the row")
+        if count > width - len(cells):
+            raise DecodeError("runs longer than the row")
         if kind == _RUN_BLANK:
             run_cells: list[str] = [" "] * count
         elif kind == _RUN_SIMPLE:

@@ -172,6 +172,11 @@ class Endpoint(Generic[L, R]):
         self._sender.calculate_timers(now)
 
     @property
+    def acked_sent_time(self) -> float:
+        """When the newest state the peer has acknowledged was sent ("Last reply" in the UI)."""
+        return self._sender.acked_timestamp
+
+    @property
     def last_sent_num(self) -> int:
         """Number of the newest local state sent: what the peer's echo_ack will refer to."""
         return self._sender.last_sent_num

@@ -312,14 +312,6 @@ def test_retransmission_keeps_its_id_and_transmissions_combine() -> None:
     assert _assemble(mixed) == [inst]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ssp/datagram.py Fragmenter.fragments keeps the instruction id when only the chaff "
-    "differs (Instruction.same_content ignores chaff), but re-encodes and re-compresses with the "
-    "new chaff, so the chunks of the two transmissions are different byte streams under one id: "
-    "mixing them corrupts the zlib stream (DatagramError) and the retransmission is lost. "
-    "Sender._send_fragments draws fresh chaff for every transmission, so this is the normal case.",
-)
 def test_retransmission_with_fresh_chaff_still_combines() -> None:
     fragmenter = Fragmenter()
     diff = _incompressible(5000, 3)

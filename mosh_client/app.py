@@ -1,0 +1,264 @@
+"""The client: one nursery of input, network, render and signal tasks.
+
+Whatever way it ends (`Ctrl-^ .`, the server shutting down, a signal, an exception), the
+terminal's modes, cursor and screen are restored: the raw-mode context and `Display.close()`
+sit in `finally` blocks around the nursery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import select
+import signal
+import sys
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+from mosh_client.client_args import ClientConfig
+from mosh_client.display import Display
+from mosh_client.escape import EscapeMachine, Quit, SendBytes, Suspend, rewrite_cursor_keys
+from mosh_client.network import ClientNetwork
+from mosh_client.overlay import compose, notification_text
+from mosh_client.terminal import RawTerminal, window_size
+from ssp.screen import Framebuffer
+from ssp.transport import Event, ShutdownRequested
+
+MIN_FRAME_INTERVAL = 0.010  # at most 100 draws a second; the network paces frames anyway
+NOTIFICATION_TICK = 1.0
+_log = structlog.get_logger("mosh_client")
+
+
+@dataclass
+class ExitStatus:
+    clean: bool = False
+    ever_connected: bool = False
+
+
+class ClientApp:
+    def __init__(self, config: ClientConfig, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+        self.config = config
+        self._in = stdin_fd
+        self._out = stdout_fd
+        self.network = ClientNetwork(config.key, config.host, config.port, self._on_events)
+        self.display = Display(
+            alternate_screen=config.alternate_screen, title_prefix=config.title_prefix
+        )
+        self.escape = EscapeMachine(config.escape_key)
+        self.size = window_size(stdout_fd)
+        self.started = trio.current_time()
+        self._quitting = False
+        self._server_quit = False
+        self._done = trio.Event()
+        self._render_wanted = trio.Event()
+        self._message: str | None = None  # a status shown in the bar (e.g. while quitting)
+        self.status = ExitStatus()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> ExitStatus:
+        terminal = RawTerminal(self._in)
+        saved_flags = _nonblocking({self._in, self._out})
+        try:
+            with terminal:
+                self._write_now(self.display.open())
+                try:
+                    self._push_resize(*self.size)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self.network.run)
+                        nursery.start_soon(self._input_task, terminal)
+                        nursery.start_soon(self._render_task)
+                        nursery.start_soon(self._signal_task, terminal)
+                        nursery.start_soon(self._shutdown_watch)
+                        await self._done.wait()
+                        nursery.cancel_scope.cancel()
+                finally:
+                    self._write_now(self.display.close())
+        finally:
+            _restore_flags(saved_flags)
+        return self.status
+
+    def quit(self, message: str = "Exiting on user request...") -> None:
+        if not self._quitting:
+            self._quitting = True
+            self._message = message
+            self.network.endpoint.start_shutdown(trio.current_time())
+            self.network.wake()
+            self._want_render()
+
+    async def _shutdown_watch(self) -> None:
+        endpoint = self.network.endpoint
+        while True:
+            now = trio.current_time()
+            if self._server_quit and endpoint.counterparty_shutdown_ack_sent():
+                self.status.clean = True
+                break
+            if self._quitting:
+                if endpoint.shutdown_acknowledged():
+                    self.status.clean = True
+                    break
+                if endpoint.shutdown_ack_timed_out(now) or endpoint.last_heard is None:
+                    break
+            await trio.sleep(0.02 if (self._quitting or self._server_quit) else 0.25)
+        self.status.ever_connected = endpoint.last_heard is not None
+        self._done.set()
+
+    # --- events from the network --------------------------------------------------------------
+    def _on_events(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ShutdownRequested):
+                self._server_quit = True
+        self._want_render()
+
+    # --- input ---------------------------------------------------------------------------------
+    async def _input_task(self, terminal: RawTerminal) -> None:
+        while True:
+            await trio.lowlevel.wait_readable(self._in)
+            try:
+                data = os.read(self._in, 16384)
+            except BlockingIOError:
+                continue
+            if not data:
+                self.quit("Exiting on end of input...")
+                return
+            for action in self.escape.feed(data):
+                if isinstance(action, Quit):
+                    self.quit()
+                elif isinstance(action, Suspend):
+                    self._suspend(terminal)
+                elif isinstance(action, SendBytes):
+                    self._send_keys(action.data)
+
+    def _send_keys(self, data: bytes) -> None:
+        if self._quitting:
+            return
+        modes = self.network.endpoint.remote_state.modes
+        data = rewrite_cursor_keys(data, modes.app_cursor_keys)
+        if data == b"\x0c":  # Ctrl-L alone: also repaint our own terminal
+            self.display.invalidate()
+            self._want_render()
+        endpoint = self.network.endpoint
+        stream = endpoint.local_state.copy()
+        stream.push_keystroke(data)
+        endpoint.set_local_state(stream, trio.current_time())
+        self.network.wake()
+
+    def _push_resize(self, width: int, height: int) -> None:
+        endpoint = self.network.endpoint
+        stream = endpoint.local_state.copy()
+        stream.push_resize(width, height)
+        endpoint.set_local_state(stream, trio.current_time())
+        self.network.wake()
+
+    # --- rendering ----------------------------------------------------------------------------
+    def _want_render(self) -> None:
+        self._render_wanted.set()
+
+    async def _render_task(self) -> None:
+        last_draw = -math.inf
+        while True:
+            with trio.move_on_after(NOTIFICATION_TICK):
+                await self._render_wanted.wait()
+            self._render_wanted = trio.Event()
+            pause = last_draw + MIN_FRAME_INTERVAL - trio.current_time()
+            if pause > 0:
+                await trio.sleep(pause)
+            last_draw = trio.current_time()
+            await self._write(self.display.draw(self._compose(last_draw)))
+
+    def _compose(self, now: float) -> Framebuffer:
+        endpoint = self.network.endpoint
+        notification = self._message or notification_text(
+            now,
+            last_heard=endpoint.last_heard,
+            last_acked=endpoint.acked_sent_time,
+            started=self.started,
+            server_port=self.config.port,
+            escape_hint=self.escape.hint,
+        )
+        width, height = self.size
+        return compose(endpoint.remote_state, width, height, notification)
+
+    # --- signals ------------------------------------------------------------------------------
+    async def _signal_task(self, terminal: RawTerminal) -> None:
+        wanted = {signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP, signal.SIGCONT}
+        with trio.open_signal_receiver(*wanted) as signals:
+            async for signum in signals:
+                if signum == signal.SIGWINCH:
+                    self._on_resize()
+                elif signum in (signal.SIGTERM, signal.SIGHUP):
+                    self.quit("Exiting on signal...")
+                elif signum == signal.SIGTSTP:
+                    self._suspend(terminal)
+                elif signum == signal.SIGCONT:
+                    self._on_resize()
+
+    def _on_resize(self) -> None:
+        size = window_size(self._out)
+        if size != self.size:
+            self.size = size
+            self._push_resize(*size)
+        self.display.invalidate()
+        self._want_render()
+
+    def _suspend(self, terminal: RawTerminal) -> None:
+        """Give the terminal back, stop until resumed (fg), then take it again and repaint."""
+        self._write_now(self.display.close() + b"\r\n[mosh is suspended.]\r\n")
+        terminal.suspend()  # stops the whole process group, as a shell's job control expects
+        self._write_now(self.display.open())
+        self._on_resize()
+
+    # --- output -------------------------------------------------------------------------------
+    async def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._out, view) :]
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(self._out)
+
+    def _write_now(self, data: bytes) -> None:
+        """Blocking write for the set-up and tear-down paths (no event loop may be running)."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._out, view) :]
+            except BlockingIOError:
+                select.select([], [self._out], [], 1.0)
+
+
+def _nonblocking(fds: set[int]) -> dict[int, bool]:
+    saved = {}
+    for fd in fds:
+        saved[fd] = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+    return saved
+
+
+def _restore_flags(saved: dict[int, bool]) -> None:
+    for fd, blocking in saved.items():
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, blocking)
+
+
+def exit_message(status: ExitStatus, host: str, port: int) -> str | None:
+    """What to tell the user once the terminal is restored (upstream's wording)."""
+    if not status.ever_connected:
+        return (
+            f"mosh did not make a successful connection to {host}:{port}.\n"
+            f"Please verify that UDP port {port} is not firewalled and can reach the server.\n"
+        )
+    if not status.clean:
+        return (
+            "mosh did not shut down cleanly. Please note that the\n"
+            "mosh-server process may still be running on the server.\n"
+        )
+    return None
+
+
+def print_exit_message(status: ExitStatus, host: str, port: int) -> None:
+    message = exit_message(status, host, port)
+    if message:
+        sys.stderr.write("\n" + message)

@@ -1,0 +1,108 @@
+"""The client's UDP side: the sans-IO endpoint on a socket, with port hopping.
+
+If no round trip has succeeded for 10 s, the client sends from a new source port (a NAT may
+have forgotten the old mapping). Old sockets stay open for receiving for a while, because
+replies to them may still be on the way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+import trio
+
+from ssp.crypto import Key
+from ssp.screen import Framebuffer
+from ssp.transport import Endpoint, Event
+from ssp.userstream import UserStream
+
+OLD_SOCKET_LINGER = 60.0
+MAX_OLD_SOCKETS = 10
+_log = structlog.get_logger("mosh_client.network")
+
+
+@dataclass(eq=False)
+class _ClientSocket:
+    sock: trio.socket.SocketType
+    cancel_scope: trio.CancelScope
+    retired_at: float = math.inf  # when a newer socket took over sending
+
+
+class ClientNetwork:
+    """Owns the endpoint and the sockets; wakes `on_events` for what the endpoint reports."""
+
+    def __init__(
+        self, key: Key, host: str, port: int, on_events: Callable[[list[Event]], None]
+    ) -> None:
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.server = (host, port)
+        self.endpoint: Endpoint[UserStream, Framebuffer] = Endpoint(
+            key, "client", UserStream(), Framebuffer(), trio.current_time(), peer=self.server
+        )
+        self._on_events = on_events
+        self._sockets: list[_ClientSocket] = []
+        self._wakeup = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    def wake(self) -> None:
+        """Something changed (a keystroke, a shutdown request): send what is due now."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._open_socket()
+            while True:
+                now = trio.current_time()
+                if self.endpoint.port_hop_due(now):
+                    self._open_socket()
+                    self.endpoint.note_port_hop(now)
+                    _log.debug("client.port_hop", sockets=len(self._sockets))
+                self._retire_old_sockets(now)
+                current = self._sockets[-1].sock
+                for datagram, addr in self.endpoint.datagrams_to_send(now):
+                    # No route right now (roaming, offline) is as good as a lost datagram.
+                    with contextlib.suppress(OSError):
+                        await current.sendto(datagram, addr)
+                # Port hopping depends only on time passing: look again at least once a second.
+                deadline = min(self.endpoint.next_deadline(), now + 1.0)
+                with trio.move_on_at(deadline):
+                    await self._wakeup.wait()
+                self._wakeup = trio.Event()
+
+    def _open_socket(self) -> None:
+        assert self._nursery is not None
+        sock = trio.socket.socket(self.family, socket.SOCK_DGRAM)
+        entry = _ClientSocket(sock, trio.CancelScope())
+        if self._sockets:
+            self._sockets[-1].retired_at = trio.current_time()
+        self._sockets.append(entry)
+        self._nursery.start_soon(self._receive, entry)
+
+    def _retire_old_sockets(self, now: float) -> None:
+        keep_from = max(0, len(self._sockets) - 1 - MAX_OLD_SOCKETS)
+        for index, entry in enumerate(self._sockets[:-1]):
+            if index < keep_from or now - entry.retired_at > OLD_SOCKET_LINGER:
+                entry.cancel_scope.cancel()
+        self._sockets = [e for e in self._sockets if not e.cancel_scope.cancel_called]
+
+    async def _receive(self, entry: _ClientSocket) -> None:
+        with entry.cancel_scope:
+            try:
+                while True:
+                    try:
+                        data, addr = await entry.sock.recvfrom(65535)
+                    except OSError:
+                        await trio.sleep(0.05)  # ICMP errors: the network is in flux
+                        continue
+                    events = self.endpoint.receive_datagram(data, addr, trio.current_time())
+                    if events:
+                        self._on_events(events)
+                    self._wakeup.set()
+            finally:
+                entry.sock.close()
