@@ -9,8 +9,14 @@ from importlib.metadata import version
 
 import trio
 
-from mosh_client.app import ClientApp, print_exit_message
-from mosh_client.client_args import ClientUsageError, InfoRequest, parse_client_args, usage
+from mosh_client.app import ClientApp, ExitStatus, print_exit_message
+from mosh_client.client_args import (
+    ClientConfig,
+    ClientUsageError,
+    InfoRequest,
+    parse_client_args,
+    usage,
+)
 from mosh_client.terminal import NotATerminal
 
 
@@ -30,12 +36,16 @@ def client_main(argv: Sequence[str] | None = None) -> int:
             print(_terminal_colors())
         return 0
     try:
-        status = trio.run(ClientApp(config).run)
+        status = trio.run(_run_client, config)
     except NotATerminal as exc:
         print(f"mosh-client: {exc}", file=sys.stderr)
         return 1
     print_exit_message(status, config.host, config.port)
     return 0 if status.clean else 1
+
+
+async def _run_client(config: ClientConfig) -> ExitStatus:
+    return await ClientApp(config).run()
 
 
 def _terminal_colors() -> int:

@@ -18,7 +18,6 @@ Widths come from `ssp.width.char_width` only, so server and client agree.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 import pyte
@@ -316,13 +315,9 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         cell = chars[px]
         if len(cell) >= _MAX_CELL_CHARS:
             return
-        joined = cell + mark
-        if unicodedata.combining(mark):
-            normal = unicodedata.normalize("NFC", joined)
-            # Keep the composed form only when it keeps the cell's width (it nearly always does).
-            if normal[:1] and char_width(normal[0]) == char_width(cell[0]):
-                joined = normal
-        chars[px] = joined
+        # Kept exactly as the application wrote it (no NFC composing), as tmux and xterm do:
+        # the client's terminal then holds the same code points the application sent.
+        chars[px] = cell + mark
         line.row = None
 
     def repeat(self, count: int = 1) -> None:
