@@ -44,8 +44,16 @@ class Tmux:
     def start(self, command: str, env: dict[str, str] | None = None) -> None:
         env_args = [f"-e{name}={value}" for name, value in (env or {}).items()]
         self._tmux(
-            "new-session", "-d", "-s", "main", "-x", str(self.width), "-y", str(self.height),
-            *env_args, command,
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            *env_args,
+            command,
         )
         self._tmux("set-option", "-g", "remain-on-exit", "on")
         self._tmux("set-option", "-g", "status", "off")

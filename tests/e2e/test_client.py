@@ -74,9 +74,7 @@ def test_escape_quits_and_the_outer_terminal_is_cooked_again(
     tmux: Tmux, real_daemon: RealDaemon, tmp_path: Path
 ) -> None:
     before, after = tmp_path / "before", tmp_path / "after"
-    wrap = (
-        f"sh -c 'stty -g > {before}; {{client}}; echo exit=$?; stty -g > {after}; sleep 60'"
-    )
+    wrap = f"sh -c 'stty -g > {before}; {{client}}; echo exit=$?; stty -g > {after}; sleep 60'"
     session = daemon_session = real_daemon.new_session(*SHELL)
     del daemon_session
     tmux.start(wrap.format(client=client_command(session).replace("'", "'\\''")))
@@ -132,7 +130,9 @@ def test_blackout_shows_last_contact_and_input_arrives_once(
             timeout=15,
             what="the bar gone and the command run",
         )
-        assert screen.count("typed-in-the-dark-12") == 1  # once: the output (the line shows $((3*4)))
+        assert (
+            screen.count("typed-in-the-dark-12") == 1
+        )  # once: the output (the line shows $((3*4)))
         assert screen.count("echo typed-in-the-dark") == 1
 
 
@@ -203,3 +203,54 @@ def test_client_rejects_bad_key_and_address() -> None:
 
 
 pytestmark = pytest.mark.e2e
+
+
+def _pane_title(tmux: Tmux) -> str:
+    return tmux._tmux("display-message", "-p", "-t", "main", "#{pane_title}").strip()
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "expected"),
+    [((), "[mosh] hello-title"), (("MOSH_TITLE_NOPREFIX=1",), "hello-title")],
+)
+def test_window_title_is_forwarded_with_the_prefix(
+    tmux: Tmux, real_daemon: RealDaemon, extra_env: tuple[str, ...], expected: str
+) -> None:
+    _attach(tmux, real_daemon, *extra_env)
+    _run(tmux, r"printf '\033]0;hello-title\007'")
+    deadline = time.monotonic() + 5
+    while _pane_title(tmux) != expected:
+        assert time.monotonic() < deadline, _pane_title(tmux)
+        time.sleep(0.05)
+
+
+def test_suspend_and_resume_with_the_shell_job_control(tmux: Tmux, real_daemon: RealDaemon) -> None:
+    session = real_daemon.new_session(*SHELL)
+    tmux.start("env PS1='outer> ' bash --norc --noprofile")
+    tmux.wait_for_text("outer>")
+    _run(tmux, client_command(session))
+    tmux.wait_for(lambda s: s.rstrip().endswith("$"), what="the remote prompt")
+    _run(tmux, "echo inside-$((5*5))")
+    tmux.wait_for_text("inside-25")
+    tmux.keys("C-^", "C-z")
+    tmux.wait_for(lambda s: "Stopped" in s and s.rstrip().endswith("outer>"), what="job stopped")
+    _run(tmux, "fg")
+    screen = tmux.wait_for(lambda s: "inside-25" in s and "outer>" not in s, what="repaint")
+    assert "Stopped" not in screen
+    _run(tmux, "echo back-$((6*6))")
+    tmux.wait_for_text("back-36")
+
+
+def test_sigterm_ends_the_client_and_the_session(tmux: Tmux, real_daemon: RealDaemon) -> None:
+    from moshd.control import request
+
+    _attach(tmux, real_daemon)
+    assert len(request(real_daemon.control, {"op": "list"})["sessions"]) == 1
+    pid = int(tmux._tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+    subprocess.run(["pkill", "-TERM", "-P", str(pid)], check=False)  # the client under `env`
+    subprocess.run(["kill", "-TERM", str(pid)], check=False)
+    deadline = time.monotonic() + 10
+    while request(real_daemon.control, {"op": "list"})["sessions"]:
+        assert time.monotonic() < deadline, "the session outlived its client's clean exit"
+        time.sleep(0.05)
+    assert "client_quit" in real_daemon.logs()
