@@ -215,6 +215,10 @@ class Daemon:
             reason = await session.run()
         except Exception:
             session.log.exception("session.failed")
+        except BaseException:
+            # Cancelled: the daemon is stopping and the goodbye took longer than its grace.
+            reason = session.close_reason or CloseReason.DAEMON_STOPPING
+            raise
         finally:
             session.udp.routes.pop(session.connection_id, None)
             self.sessions.pop(session.session_id, None)

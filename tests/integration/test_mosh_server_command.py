@@ -171,6 +171,7 @@ def test_sigterm_hangs_up_children_tells_clients_and_exits_zero(
                 with trio.fail_after(5):
                     while not any(isinstance(e, ShutdownRequested) for e in client.events):
                         await trio.sleep(0.02)
+                await trio.sleep(0.5)  # stay long enough to acknowledge the goodbye
                 return list(client.events)
 
         trio.run(attach_and_stop)
