@@ -23,12 +23,14 @@ from mosh_client.display import Display
 from mosh_client.escape import EscapeMachine, Quit, SendBytes, Suspend, rewrite_cursor_keys
 from mosh_client.network import ClientNetwork
 from mosh_client.overlay import compose, notification_text
+from mosh_client.prediction import PredictionEngine
 from mosh_client.terminal import RawTerminal, window_size
 from ssp.screen import Framebuffer
 from ssp.transport import Event, ShutdownRequested
 
 MIN_FRAME_INTERVAL = 0.010  # at most 100 draws a second; the network paces frames anyway
 NOTIFICATION_TICK = 1.0
+GUESS_TICK = 0.05
 _log = structlog.get_logger("mosh_client")
 
 
@@ -48,6 +50,7 @@ class ClientApp:
             alternate_screen=config.alternate_screen, title_prefix=config.title_prefix
         )
         self.escape = EscapeMachine(config.escape_key)
+        self.prediction = PredictionEngine(config.prediction)
         self.size = window_size(stdout_fd)
         self.started = trio.current_time()
         self._quitting = False
@@ -140,10 +143,13 @@ class ClientApp:
             self.display.invalidate()
             self._want_render()
         endpoint = self.network.endpoint
+        now = trio.current_time()
+        self.prediction.new_user_input(data, endpoint.remote_state, endpoint.last_sent_num, now)
         stream = endpoint.local_state.copy()
         stream.push_keystroke(data)
-        endpoint.set_local_state(stream, trio.current_time())
+        endpoint.set_local_state(stream, now)
         self.network.wake()
+        self._want_render()  # show the guess now, not at the next frame
 
     def _push_resize(self, width: int, height: int) -> None:
         endpoint = self.network.endpoint
@@ -159,7 +165,9 @@ class ClientApp:
     async def _render_task(self) -> None:
         last_draw = -math.inf
         while True:
-            with trio.move_on_after(NOTIFICATION_TICK):
+            # Pending guesses are re-judged often: a slow one turns the display on (glitch).
+            tick = GUESS_TICK if self.prediction.active else NOTIFICATION_TICK
+            with trio.move_on_after(tick):
                 await self._render_wanted.wait()
             self._render_wanted = trio.Event()
             pause = last_draw + MIN_FRAME_INTERVAL - trio.current_time()
@@ -178,8 +186,11 @@ class ClientApp:
             server_port=self.config.port,
             escape_hint=self.escape.hint,
         )
+        remote = endpoint.remote_state
+        self.prediction.set_send_interval(endpoint.rtt.send_interval)
+        self.prediction.cull(remote, now)
         width, height = self.size
-        return compose(endpoint.remote_state, width, height, notification)
+        return compose(self.prediction.apply(remote), width, height, notification)
 
     # --- signals ------------------------------------------------------------------------------
     async def _signal_task(self, terminal: RawTerminal) -> None:
@@ -199,6 +210,7 @@ class ClientApp:
         size = window_size(self._out)
         if size != self.size:
             self.size = size
+            self.prediction.reset()  # guesses were made for the old geometry
             self._push_resize(*size)
         self.display.invalidate()
         self._want_render()

@@ -187,6 +187,18 @@ def find_scroll(old: list[Row], new: list[Row], top: int, bottom: int) -> int:
     return shift if savings[shift] > overhead else 0
 
 
+def _scrolls_in_place(old: list[Row], new: list[Row], start: int, shift: int) -> bool:
+    """Whether scrolling rows [start, end of screen) up by `shift` too leaves them as `new`
+    wants them (typically blank rows under the cursor's line)."""
+    height = len(new)
+    blank = blank_row(new[0].width)
+    for i in range(start, height):
+        moved = old[i + shift] if i + shift < height else blank
+        if new[i] is not moved and new[i] != moved:
+            return False
+    return True
+
+
 class Display:
     """What the real terminal shows, and the bytes that change it."""
 
@@ -272,8 +284,8 @@ class Display:
         if changed:
             top, bottom = changed[0], changed[-1]
             scrolled = self._scroll(out, base, rows, top, bottom)
-            if scrolled is not base:  # every row of the region moved: compare them all
-                base, changed = scrolled, list(range(top, bottom + 1))
+            if scrolled is not base:  # rows from `top` down moved: compare them all
+                base, changed = scrolled, list(range(top, height))
             for y in changed:
                 old, new = base[y], rows[y]
                 if new is not old and new != old:
@@ -306,6 +318,8 @@ class Display:
         shift = find_scroll(base, rows, top, bottom)
         if not shift:
             return base
+        if _scrolls_in_place(base, rows, bottom + 1, shift):
+            bottom = self._height - 1  # a full-screen scroll needs no scroll region
         # Scrolled-in lines take the current background (BCE): make it the default one.
         self._erase_pen(out, DEFAULT_RENDITION)
         full = top == 0 and bottom == self._height - 1

@@ -68,7 +68,7 @@ class ClientNetwork:
                 for datagram, addr in self.endpoint.datagrams_to_send(now):
                     # No route right now (roaming, offline) is as good as a lost datagram.
                     with contextlib.suppress(OSError):
-                        await current.sendto(datagram, addr)
+                        await current.sendto(datagram, addr)  # type: ignore[call-overload]
                 # Port hopping depends only on time passing: look again at least once a second.
                 deadline = min(self.endpoint.next_deadline(), now + 1.0)
                 with trio.move_on_at(deadline):

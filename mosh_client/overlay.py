@@ -118,8 +118,9 @@ def notification_refresh_interval(
     started: float,
     connecting_grace: float = CONNECTING_GRACE,
 ) -> float:
-    """Seconds until `notification_text` may say something different without any new event
-    (a datagram, an ack) happening: the render task sleeps at most this long."""
+    """Seconds the render task may wait before redrawing the bar, if no event (a datagram, an
+    ack) comes first: until the text next changes, except after a minute without contact,
+    when (as upstream, to save power) the count-up is shown only every 3 s."""
     since_heard, since_acked = _elapsed(now, last_heard, last_acked, started)
     waits: list[float] = []
     # Thresholds still ahead: the bar appears, or switches from "reply" to "contact".
