@@ -57,6 +57,7 @@ class ClientApp:
         self._server_quit = False
         self._done = trio.Event()
         self._render_wanted = trio.Event()
+        self._backlog = b""  # drawn but not yet taken by the terminal
         self._message: str | None = None  # a status shown in the bar (e.g. while quitting)
         self.status = ExitStatus()
 
@@ -148,8 +149,9 @@ class ClientApp:
         stream = endpoint.local_state.copy()
         stream.push_keystroke(data)
         endpoint.set_local_state(stream, now)
+        # Draw the guess before the keystroke even leaves: that is the whole point of it.
+        self._draw_now()
         self.network.wake()
-        self._want_render()  # show the guess now, not at the next frame
 
     def _push_resize(self, width: int, height: int) -> None:
         endpoint = self.network.endpoint
@@ -174,7 +176,23 @@ class ClientApp:
             if pause > 0:
                 await trio.sleep(pause)
             last_draw = trio.current_time()
-            await self._write(self.display.draw(self._compose(last_draw)))
+            backlog, self._backlog = self._backlog, b""
+            await self._write(backlog + self.display.draw(self._compose(last_draw)))
+
+    def _draw_now(self) -> None:
+        """Draw at once from the input task; what a full terminal buffer does not take now is
+        written first by the render task (bytes are never dropped or reordered)."""
+        if self._backlog:
+            self._want_render()
+            return
+        output = self.display.draw(self._compose(trio.current_time()))
+        try:
+            written = os.write(self._out, output)
+        except BlockingIOError:
+            written = 0
+        if written < len(output):
+            self._backlog = output[written:]
+            self._want_render()
 
     def _compose(self, now: float) -> Framebuffer:
         endpoint = self.network.endpoint

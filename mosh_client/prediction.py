@@ -93,15 +93,22 @@ class PredictionEngine:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._escape: str | None = None  # an escape sequence being read
         self._frame_num = 1  # the user-stream state the current keystroke will belong to
+        self._resync_frame = 0  # no guessing until echo_ack reaches this (after a wrong guess)
 
     # --- what the app tells the engine -------------------------------------------------------
     def set_send_interval(self, seconds: float) -> None:
         self._send_interval = seconds
 
-    def reset(self) -> None:
-        """Forget every guess (after a wrong shown guess, a resize, a large paste)."""
+    def reset(self, resync: bool = False) -> None:
+        """Forget every guess (after a wrong shown guess, a resize, a large paste).
+
+        With `resync`, make no new guess until the server has echoed everything typed so far:
+        until then its cursor is not where the next key will land.
+        """
         self._rows.clear()
         self._cursors.clear()
+        if resync:
+            self._resync_frame = self._frame_num
         self._become_tentative()
 
     @property
@@ -123,13 +130,19 @@ class PredictionEngine:
         if self.mode == "never":
             return
         self.cull(frame, now)
+        self._frame_num = sent_num + 1
         if len(data) > MAX_PREDICTED_PASTE:
-            self.reset()
+            self.reset(resync=True)
             self._decoder.reset()
             self._escape = None
             return
-        self._frame_num = sent_num + 1
-        for char in self._decoder.decode(data):
+        text = self._decoder.decode(data)
+        if frame.echo_ack < self._resync_frame:
+            # After a wrong guess, guesses anchored on the server's cursor would be off by the
+            # keys it has not echoed yet: wait until it has caught up with everything typed.
+            self._become_tentative()
+            return
+        for char in text:
             self._new_char(char, frame, now)
 
     # --- judging guesses against the server's frame ------------------------------------------
@@ -146,12 +159,14 @@ class PredictionEngine:
                 del self._rows[row_num]
                 continue
             for col, guess in enumerate(self._rows[row_num]):
+                if not guess.active:
+                    continue
                 verdict = self._judge_cell(guess, frame, row_num, col, late_ack)
                 if verdict == _Verdict.INCORRECT:
                     if guess.epoch > self.confirmed_epoch:
                         self._kill_epoch(guess.epoch, frame)
                     else:
-                        self.reset()  # a wrong guess was on screen: fall back to the truth
+                        self.reset(resync=True)  # a wrong guess was shown: back to the truth
                         return
                 elif verdict == _Verdict.CORRECT:
                     self._confirmed(guess, frame, row_num, col, now)
@@ -165,7 +180,7 @@ class PredictionEngine:
             if late_ack >= newest.expiration_frame and (
                 (frame.cursor_row, frame.cursor_col) != (newest.row, newest.col)
             ):
-                self.reset()
+                self.reset(resync=True)
                 return
         self._cursors = [c for c in self._cursors if late_ack < c.expiration_frame]
 
@@ -234,6 +249,7 @@ class PredictionEngine:
             for guess in row:
                 if guess.epoch >= epoch:
                     guess.active = False
+        self._resync_frame = self._frame_num
         self._become_tentative()
 
     # --- showing guesses ---------------------------------------------------------------------

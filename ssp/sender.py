@@ -24,6 +24,7 @@ from ssp.timing import (
     ACK_DELAY,
     ACK_INTERVAL,
     ACTIVE_RETRY_TIMEOUT,
+    SEND_INTERVAL_MIN,
     SHUTDOWN_RETRIES,
     RttEstimator,
 )
@@ -31,6 +32,7 @@ from ssp.timing import (
 S = TypeVar("S", bound=SyncState)
 
 MAX_SENT_STATES = 32
+FRAME_BURST = 2.0  # frames that may go back to back after a quiet spell
 NEVER = math.inf
 
 # Prospective resend: send the diff from the acknowledged state instead of the optimistic one if
@@ -64,6 +66,9 @@ class Sender(Generic[S]):
         self._shutdown_start = 0.0
         self._shutdown_tries = 0
         self._fragmenter = Fragmenter()
+        self._frame_tokens = FRAME_BURST
+        self._tokens_at = now
+        self._last_frame_at = -math.inf
 
     # --- inputs ------------------------------------------------------------------------------
     def set_current(self, state: S, now: float) -> None:
@@ -152,10 +157,10 @@ class Sender(Generic[S]):
             if self._mindelay_clock is None:
                 self._mindelay_clock = now
             self.next_send_time = max(
-                self._mindelay_clock + self._send_mindelay, last.timestamp + interval
+                self._mindelay_clock + self._send_mindelay, self._frame_slot(now, interval)
             )
         elif self.current != self.sent[self._assumed].state and self._heard_recently(now):
-            self.next_send_time = last.timestamp + interval
+            self.next_send_time = self._frame_slot(now, interval)
             if self._mindelay_clock is not None:
                 self.next_send_time = max(
                     self.next_send_time, self._mindelay_clock + self._send_mindelay
@@ -168,6 +173,24 @@ class Sender(Generic[S]):
         # Hurry the shutdown handshake along.
         if self.shutdown_in_progress or self.ack_num == SHUTDOWN_NUM:
             self.next_ack_time = last.timestamp + interval
+
+    def _frame_slot(self, now: float, interval: float) -> float:
+        """Earliest time the next frame may go: a two-frame token bucket refilled once per
+        frame interval, and never two frames within SEND_INTERVAL_MIN.
+
+        A flood still gets one frame per interval (the bucket stays empty), but an isolated
+        change after a quiet spell (a keystroke's echo) does not wait for a slot that a recent
+        small frame (an echo_ack update) used. Empty acks never use a slot.
+        """
+        tokens = min(FRAME_BURST, self._frame_tokens + (now - self._tokens_at) / interval)
+        self._frame_tokens, self._tokens_at = tokens, now
+        wait = max(0.0, 1.0 - tokens) * interval
+        return max(now + wait, self._last_frame_at + SEND_INTERVAL_MIN)
+
+    def _spend_frame_slot(self, now: float) -> None:
+        self._frame_slot(now, self._rtt.send_interval)  # refill up to now
+        self._frame_tokens = max(0.0, self._frame_tokens - 1.0)
+        self._last_frame_at = now
 
     # --- output ------------------------------------------------------------------------------
     def tick(self, now: float, chunk_bytes: int, send: Callable[[bytes], None]) -> None:
@@ -223,6 +246,7 @@ class Sender(Generic[S]):
         else:
             self._add_sent_state(now, new_num, self.current.copy())
         self._send_fragments(diff, new_num, chunk_bytes, send)
+        self._spend_frame_slot(now)
         # Optimistically assume it arrives.
         self._assumed = len(self.sent) - 1
         self.next_ack_time = now + ACK_INTERVAL

@@ -263,3 +263,25 @@ def test_nothing_is_drawn_before_an_epoch_is_confirmed(mode: str) -> None:
     prompt = frame("$ ", cursor=(0, 2))
     typist.type(b"abc", prompt)
     assert shown(engine, prompt) == ("$", (0, 2))
+
+
+def test_after_a_wrong_guess_no_guessing_until_the_server_caught_up() -> None:
+    engine = PredictionEngine("adaptive")
+    engine.set_send_interval(SLOW)
+    typist = Typist(engine)
+    # The prompt has not been drawn yet when the user starts typing: the first guess is wrong.
+    early = frame("warm-2", "", cursor=(1, 0))
+    typist.type(b"e", early)
+    truth = frame("warm-2", "$ e", cursor=(1, 3), echo_ack=typist.sent)
+    typist.type(b"c", early)  # typed before the server's answer arrived
+    engine.cull(truth, typist.now)  # the guess for "e" at column 0 is wrong: epoch killed
+    assert not engine.active or engine.apply(truth).rows[1].text.rstrip() == "$ e"
+    typist.type(b"h", truth)  # the server has not seen "c" yet: no guess anchored on (1, 3)
+    assert engine.apply(truth).rows[1].text.rstrip() == "$ e"
+    caught_up = frame("warm-2", "$ ech", cursor=(1, 5), echo_ack=typist.sent)
+    engine.cull(caught_up, typist.now)
+    typist.type(b"o", caught_up)  # guessing again, from the right place (tentative at first)
+    confirm = frame("warm-2", "$ echo", cursor=(1, 6), echo_ack=typist.sent)
+    engine.cull(confirm, typist.now)
+    typist.type(b" x", confirm)
+    assert engine.apply(confirm).rows[1].text.rstrip() == "$ echo x"
