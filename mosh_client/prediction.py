@@ -19,6 +19,7 @@ geometry).
 from __future__ import annotations
 
 import codecs
+import collections
 import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -93,22 +94,16 @@ class PredictionEngine:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._escape: str | None = None  # an escape sequence being read
         self._frame_num = 1  # the user-stream state the current keystroke will belong to
-        self._resync_frame = 0  # no guessing until echo_ack reaches this (after a wrong guess)
+        self._in_flight: collections.deque[tuple[int, str]] = collections.deque(maxlen=256)
 
     # --- what the app tells the engine -------------------------------------------------------
     def set_send_interval(self, seconds: float) -> None:
         self._send_interval = seconds
 
-    def reset(self, resync: bool = False) -> None:
-        """Forget every guess (after a wrong shown guess, a resize, a large paste).
-
-        With `resync`, make no new guess until the server has echoed everything typed so far:
-        until then its cursor is not where the next key will land.
-        """
+    def reset(self) -> None:
+        """Forget every guess (after a wrong shown guess, a resize, a large paste)."""
         self._rows.clear()
         self._cursors.clear()
-        if resync:
-            self._resync_frame = self._frame_num
         self._become_tentative()
 
     @property
@@ -132,18 +127,40 @@ class PredictionEngine:
         self.cull(frame, now)
         self._frame_num = sent_num + 1
         if len(data) > MAX_PREDICTED_PASTE:
-            self.reset(resync=True)
+            self.reset()
+            self._in_flight.clear()  # a paste's effect cannot be replayed: guess afresh later
             self._decoder.reset()
             self._escape = None
             return
         text = self._decoder.decode(data)
-        if frame.echo_ack < self._resync_frame:
-            # After a wrong guess, guesses anchored on the server's cursor would be off by the
-            # keys it has not echoed yet: wait until it has caught up with everything typed.
-            self._become_tentative()
-            return
+        self._remember(text, frame.echo_ack)
         for char in text:
             self._new_char(char, frame, now)
+
+    def _remember(self, text: str, echo_ack: int) -> None:
+        """Keep the input the server has not echoed yet, to replay after a re-anchor."""
+        while self._in_flight and self._in_flight[0][0] <= echo_ack:
+            self._in_flight.popleft()
+        if self._in_flight and self._in_flight[-1][0] == self._frame_num:
+            self._in_flight[-1] = (self._frame_num, self._in_flight[-1][1] + text)
+        else:
+            self._in_flight.append((self._frame_num, text))
+
+    def _reanchor(self, frame: Framebuffer, now: float) -> None:
+        """Start over from the server's cursor, replaying the keys it has not echoed yet.
+
+        Anchoring on the server's cursor alone would misplace every guess while keys are in
+        flight, and each misplaced guess would kill the next epoch: with typing faster than the
+        round trip, prediction would never come back.
+        """
+        frame_num, escape = self._frame_num, self._escape
+        self._escape = None
+        for num, text in list(self._in_flight):
+            if num > frame.echo_ack:
+                self._frame_num = num
+                for char in text:
+                    self._new_char(char, frame, now)
+        self._frame_num, self._escape = frame_num, escape
 
     # --- judging guesses against the server's frame ------------------------------------------
     def cull(self, frame: Framebuffer, now: float) -> None:
@@ -164,9 +181,10 @@ class PredictionEngine:
                 verdict = self._judge_cell(guess, frame, row_num, col, late_ack)
                 if verdict == _Verdict.INCORRECT:
                     if guess.epoch > self.confirmed_epoch:
-                        self._kill_epoch(guess.epoch, frame)
+                        self._kill_epoch(guess.epoch, frame, now)
                     else:
-                        self.reset(resync=True)  # a wrong guess was shown: back to the truth
+                        self.reset()  # a wrong guess was shown: back to the truth
+                        self._reanchor(frame, now)
                         return
                 elif verdict == _Verdict.CORRECT:
                     self._confirmed(guess, frame, row_num, col, now)
@@ -180,7 +198,8 @@ class PredictionEngine:
             if late_ack >= newest.expiration_frame and (
                 (frame.cursor_row, frame.cursor_col) != (newest.row, newest.col)
             ):
-                self.reset(resync=True)
+                self.reset()
+                self._reanchor(frame, now)
                 return
         self._cursors = [c for c in self._cursors if late_ack < c.expiration_frame]
 
@@ -237,20 +256,20 @@ class PredictionEngine:
         elif waited >= GLITCH_THRESHOLD and self.glitch_trigger < GLITCH_REPAIR_COUNT:
             self.glitch_trigger = GLITCH_REPAIR_COUNT  # show
 
-    def _kill_epoch(self, epoch: int, frame: Framebuffer) -> None:
-        """Discard the unconfirmed guesses of `epoch` and later, unseen."""
+    def _kill_epoch(self, epoch: int, frame: Framebuffer, now: float) -> None:
+        """Discard the unconfirmed guesses of `epoch` and later, unseen, and re-anchor."""
         self._cursors = [c for c in self._cursors if c.epoch < epoch]
-        self._cursors.append(
-            CursorGuess(
-                frame.cursor_row, frame.cursor_col, self.prediction_epoch, self._frame_num, 0.0
-            )
-        )
         for row in self._rows.values():
             for guess in row:
                 if guess.epoch >= epoch:
                     guess.active = False
-        self._resync_frame = self._frame_num
         self._become_tentative()
+        self._cursors.append(
+            CursorGuess(
+                frame.cursor_row, frame.cursor_col, self.prediction_epoch, self._frame_num, now
+            )
+        )
+        self._reanchor(frame, now)
 
     # --- showing guesses ---------------------------------------------------------------------
     def apply(self, frame: Framebuffer) -> Framebuffer:
