@@ -229,6 +229,8 @@ def encode_line(message: Mapping[str, Any]) -> bytes:
 def parse_port_spec(text: str) -> PortRange:
     """Parse "PORT" or "PORT:PORT2" (1..65535, PORT <= PORT2), raising ProtocolError."""
     low_text, colon, high_text = text.partition(":")
+    if text == "0":
+        return PortRange(0, 0)  # as upstream: any free port the system picks
     low = _parse_port_number(low_text, text)
     high = _parse_port_number(high_text, text) if colon else low
     if low > high:

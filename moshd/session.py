@@ -208,7 +208,7 @@ class Session:
                 self._publish_frame(now)
 
             if self.close_reason is not None:
-                if endpoint.peer is None:
+                if endpoint.peer is None and not self._wait_for_a_client(now):
                     return  # nobody to tell
                 if self.close_reason is CloseReason.CLIENT_QUIT:
                     if endpoint.counterparty_shutdown_ack_sent():
@@ -272,6 +272,14 @@ class Session:
         self._screen_dirty = False
         self.endpoint.set_local_state(self.emulator.snapshot(echo_ack), now)
 
+    def _wait_for_a_client(self, now: float) -> bool:
+        """A command that ended before any client attached (`mosh host -- printf ok`) keeps
+        its final screen until the client comes to see it, or the no-client timeout ends it."""
+        return (
+            self.close_reason is CloseReason.CHILD_EXITED
+            and now - self._started < NO_CLIENT_TIMEOUT
+        )
+
     def _check_timers(self, now: float) -> None:
         if self.endpoint.last_heard is None and now - self._started >= NO_CLIENT_TIMEOUT:
             self.request_close(CloseReason.NO_CLIENT)
@@ -282,6 +290,8 @@ class Session:
     def _next_timer(self, now: float) -> float:
         deadlines = [self._echo_check_at]
         if self.close_reason is not None:
+            if self.endpoint.peer is None:
+                deadlines.append(self._started + NO_CLIENT_TIMEOUT)  # waiting for a client
             return min(deadlines)  # already ending: the timeouts have done their job
         if self.endpoint.last_heard is None:
             deadlines.append(self._started + NO_CLIENT_TIMEOUT)

@@ -257,3 +257,15 @@ async def test_no_free_port_is_a_clear_error(daemon: Daemon) -> None:
         assert "61900" in caught.value.message
     finally:
         blocker.close()
+
+
+async def test_a_command_that_ends_before_the_client_attaches_is_still_shown(
+    daemon: Daemon,
+) -> None:
+    reply = await _new(daemon, "/bin/sh", "-c", "echo early-$((20+1))")
+    await trio.sleep(0.5)  # the command is long gone when the client arrives
+    assert str(reply["session_id"]) in daemon.sessions
+    async with scripted_client("127.0.0.1", reply["port"], reply["key"]) as client:
+        await client.wait_for_text("early-21")
+        await _wait_closed(daemon, str(reply["session_id"]))
+        assert any(isinstance(e, ShutdownRequested) for e in client.events)

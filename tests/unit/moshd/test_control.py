@@ -135,7 +135,7 @@ def test_ipv6_bind_address() -> None:
         (b'{"op": "new", "bind_ip": "example.com"}', '"bind_ip" is not an IP address'),
         (b'{"op": "new", "bind_ip": 1}', '"bind_ip" must be a string'),
         (b'{"op": "new", "port": 60001}', '"port" must be a string, not a number'),
-        (b'{"op": "new", "port": "0"}', "outside 1..65535"),
+        (b'{"op": "new", "port": "0:9"}', "outside 1..65535"),
         (b'{"op": "new", "verbose": "yes"}', '"verbose" must be a boolean, not a string'),
         (b'{"op": "new", "verbose": 1}', '"verbose" must be a boolean, not a number'),
     ],
@@ -172,7 +172,7 @@ def test_port_specs(text: str, expected: PortRange) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("0", "0 is outside 1..65535"),
+        ("0:9", "0 is outside 1..65535"),
         ("65536", "65536 is outside 1..65535"),
         ("61000:60000", "61000 is greater than 60000"),
         ("abc", "'abc' is not a number"),
@@ -632,3 +632,7 @@ async def test_client_rejects_a_reply_that_is_not_json(socket_path: Path) -> Non
         with pytest.raises(ProtocolError, match="not JSON"):
             await ask(socket_path, {"op": "list"})
     listener.close()
+
+
+def test_port_zero_lets_the_system_choose() -> None:
+    assert parse_port_spec("0") == PortRange(0, 0)

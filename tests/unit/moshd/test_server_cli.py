@@ -138,7 +138,7 @@ def test_new_command_to_request() -> None:
         (["-x"], {}, "new: option -x not recognized"),
         (["--frobnicate"], {}, "option --frobnicate not recognized"),
         (["-p"], {}, "option -p requires argument"),
-        (["-p", "0"], {}, "-p: bad port '0': 0 is outside 1..65535"),
+        (["-p", "0:9"], {}, "-p: bad port '0:9': 0 is outside 1..65535"),
         (["-p", "70000"], {}, "70000 is outside 1..65535"),
         (["-p", "61000:60000"], {}, "61000 is greater than 60000"),
         (["-p", "http"], {}, "-p: bad port 'http'"),
