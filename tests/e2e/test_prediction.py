@@ -31,8 +31,10 @@ def slow_client(real_daemon: RealDaemon) -> Iterator[PtyClient]:
             client.wait_for(lambda s: s.text_lines()[0].startswith("$"), what="the prompt")
             client.type(b"echo warm-$((1+1))\r")  # RTT measured, first epoch behind us
             client.wait_for(
-                lambda s: s.text_lines()[s.cursor_row - 1 : s.cursor_row + 1] == ["warm-2", "$"]
-                and s.cursor_col == 2,
+                lambda s: (
+                    s.text_lines()[s.cursor_row - 1 : s.cursor_row + 1] == ["warm-2", "$"]
+                    and s.cursor_col == 2
+                ),
                 what="the prompt after warm-2",
             )
             yield client

@@ -121,15 +121,22 @@ class ProxyProcess:
         self._tmpdir = tempfile.mkdtemp(prefix="impair-")
         control_path = os.path.join(self._tmpdir, "control.sock")
         argv = [
-            sys.executable, "-m", "tests.impair",
-            "--listen", format_hostport(self.listen),
-            "--server", format_hostport(self.server),
-            "--control", control_path,
-            "--parent-pid", str(os.getpid()),
+            sys.executable,
+            "-m",
+            "tests.impair",
+            "--listen",
+            format_hostport(self.listen),
+            "--server",
+            format_hostport(self.server),
+            "--control",
+            control_path,
+            "--parent-pid",
+            str(os.getpid()),
             *self._options,
         ]
-        self._process = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                         stdin=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
         try:
             self.address = parse_hostport(self._await_listening())
             self._control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -55,23 +55,44 @@ def loopback_hostport(text: str) -> tuple[str, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tests.impair", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--listen", type=loopback_hostport, default=("127.0.0.1", 0),
-                        help="loopback HOST:PORT to listen on for the client (default "
-                             "127.0.0.1:0, an ephemeral port)")
-    parser.add_argument("--server", type=loopback_hostport, required=True,
-                        help="loopback HOST:PORT of the server")
-    parser.add_argument("--control", type=Path, required=True,
-                        help="path of the Unix control socket to create")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.impair",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--listen",
+        type=loopback_hostport,
+        default=("127.0.0.1", 0),
+        help="loopback HOST:PORT to listen on for the client (default "
+        "127.0.0.1:0, an ephemeral port)",
+    )
+    parser.add_argument(
+        "--server", type=loopback_hostport, required=True, help="loopback HOST:PORT of the server"
+    )
+    parser.add_argument(
+        "--control", type=Path, required=True, help="path of the Unix control socket to create"
+    )
     parser.add_argument("--seed", default=None, help="seed for reproducible randomness")
-    parser.add_argument("--retire-after", type=float, default=1.0,
-                        help="seconds an abandoned upstream socket keeps receiving")
-    parser.add_argument("--parent-pid", type=int, default=None,
-                        help="exit when this process stops being our parent (default: "
-                             "whatever the parent is at start-up)")
-    parser.add_argument("--max-lifetime", type=float, default=None,
-                        help="exit after this many seconds no matter what")
+    parser.add_argument(
+        "--retire-after",
+        type=float,
+        default=1.0,
+        help="seconds an abandoned upstream socket keeps receiving",
+    )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="exit when this process stops being our parent (default: "
+        "whatever the parent is at start-up)",
+    )
+    parser.add_argument(
+        "--max-lifetime",
+        type=float,
+        default=None,
+        help="exit after this many seconds no matter what",
+    )
     for name in _NUMERIC_FIELDS:
         kind: Callable[[str], Any] = int if name == "queue_bytes" else float
         flag = name.replace("_", "-")
@@ -147,8 +168,9 @@ async def answer(proxy: ImpairmentProxy, line: bytes) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
-async def serve_connection(proxy: ImpairmentProxy, stream: trio.SocketStream,
-                           quit_scope: trio.CancelScope) -> None:
+async def serve_connection(
+    proxy: ImpairmentProxy, stream: trio.SocketStream, quit_scope: trio.CancelScope
+) -> None:
     buffer = b""
     async with stream:
         while True:
@@ -209,8 +231,14 @@ async def run(args: argparse.Namespace, parent: int) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, scope)
             nursery.start_soon(watch_parent, parent, scope)
-            async with open_proxy(args.server, listen=args.listen, seed=args.seed, up=up,
-                                  down=down, retire_after=args.retire_after) as proxy:
+            async with open_proxy(
+                args.server,
+                listen=args.listen,
+                seed=args.seed,
+                up=up,
+                down=down,
+                retire_after=args.retire_after,
+            ) as proxy:
                 listener = await open_control_listener(control_path)
                 try:
                     async with listener:

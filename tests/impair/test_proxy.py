@@ -97,8 +97,13 @@ async def client() -> AsyncIterator[trio.socket.SocketType]:
 
 
 async def send_numbered(
-    sock: trio.socket.SocketType, to: Address, count: int, *, size: int = 0,
-    burst: int = 50, pause: float = 0.002,
+    sock: trio.socket.SocketType,
+    to: Address,
+    count: int,
+    *,
+    size: int = 0,
+    burst: int = 50,
+    pause: float = 0.002,
 ) -> list[bytes]:
     """Send `count` distinct datagrams in short bursts, so the kernel's socket
     buffers never drop any: every loss must be the proxy's."""
@@ -435,9 +440,7 @@ async def test_ipv6_loopback_round_trip_and_roaming() -> None:
         (("2001:db8::1", 9), ("::1", 0)),
     ],
 )
-def test_non_loopback_configuration_is_refused(
-    server_address: Address, listen: Address
-) -> None:
+def test_non_loopback_configuration_is_refused(server_address: Address, listen: Address) -> None:
     with pytest.raises(ValueError, match="loopback"):
         ImpairmentProxy(server_address, listen=listen)
     with pytest.raises(ValueError, match="loopback"):
@@ -463,8 +466,14 @@ def test_parse_hostport() -> None:
 
 def test_impairment_values_are_validated() -> None:
     impairment = Impairment()
-    for name, value in (("loss", 1.5), ("delay", -1), ("rate", 0), ("queue_bytes", 0.5),
-                        ("jitter", float("nan")), ("duplicate", "0.1")):
+    for name, value in (
+        ("loss", 1.5),
+        ("delay", -1),
+        ("rate", 0),
+        ("queue_bytes", 0.5),
+        ("jitter", float("nan")),
+        ("duplicate", "0.1"),
+    ):
         with pytest.raises((ValueError, TypeError)):
             setattr(impairment, name, value)
     with pytest.raises(AttributeError):
@@ -574,7 +583,10 @@ def test_proxy_process_exits_when_its_parent_dies(
     control = os.path.join(tmp_path, "c.sock")
     result = subprocess.run(
         [sys.executable, "-c", launcher, f"{host}:{port}", control],
-        cwd=REPO_ROOT, capture_output=True, timeout=10, check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=10,
+        check=True,
     )
     word, _, pid_text = result.stdout.decode().split()
     assert word == "LISTENING"

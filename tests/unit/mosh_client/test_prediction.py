@@ -182,7 +182,7 @@ def test_wide_characters_are_predicted_in_two_cells() -> None:
     out = engine.apply(echoed)
     assert out.rows[0].cells[3:5] == ("中", "")
     assert (out.cursor_row, out.cursor_col) == (0, 5)
-    typist.type("x".encode(), echoed)
+    typist.type(b"x", echoed)
     assert engine.apply(echoed).rows[0].text.rstrip() == "$ l中x"
     typist.type(b"\x7f\x7f", echoed)  # x, then both halves of 中
     out = engine.apply(echoed)
