@@ -86,13 +86,19 @@ def upstream(*command: str, port: int = 64950) -> Iterator[Side]:
 
 @contextlib.contextmanager
 def client_through_link(
-    side: Side, delay: float = 0.0, loss: float = 0.0, seed: int = 7, **client_env: str
+    side: Side,
+    delay: float = 0.0,
+    loss: float = 0.0,
+    seed: int = 7,
+    height: int = 24,
+    **client_env: str,
 ) -> Iterator[tuple[PtyClient, ProxyProcess]]:
     """The side's client on a pty, talking to its server through the impairment proxy."""
     link = {"delay": delay, "loss": loss}
     with ProxyProcess(("127.0.0.1", side.port), up=link, down=link, seed=seed) as proxy:
         host, port = proxy.address
-        client = PtyClient([*side.client_argv, host, str(port)], dict(side.env, **client_env))
+        argv = [*side.client_argv, host, str(port)]
+        client = PtyClient(argv, dict(side.env, **client_env), height=height)
         try:
             yield client, proxy
         finally:
