@@ -157,18 +157,19 @@ class Session:
 
     async def _read_pty(self) -> None:
         while True:
-            data = await self.child.read(FEED_SLICE * 4)
+            data = await self.child.read(FEED_SLICE)
             if not data:
                 break
             for start in range(0, len(data), FEED_SLICE):
                 self.emulator.feed(data[start : start + FEED_SLICE])
-                if start + FEED_SLICE < len(data):
-                    await trio.lowlevel.checkpoint()
             replies = self.emulator.take_replies()
             if replies:
                 self._queue_to_pty(replies)
             self._screen_dirty = True
             self._wakeup.set()
+            # Under a flood the PTY always has data, so the read above never waits: yield here,
+            # or the network and input paths (Ctrl-C!) would never get their turn.
+            await trio.lowlevel.checkpoint()
         self._pty_eof.set()
         self.request_close(CloseReason.CHILD_EXITED)
 

@@ -69,6 +69,7 @@ class Sender(Generic[S]):
         self._frame_tokens = FRAME_BURST
         self._tokens_at = now
         self._last_frame_at = -math.inf
+        self._reply_slot: float | None = None  # an extra frame slot answering peer input
 
     # --- inputs ------------------------------------------------------------------------------
     def set_current(self, state: S, now: float) -> None:
@@ -78,8 +79,14 @@ class Sender(Generic[S]):
     def set_ack_num(self, ack_num: int) -> None:
         self.ack_num = ack_num
 
-    def set_data_ack(self) -> None:
+    def set_data_ack(self, now: float) -> None:
+        """The peer sent data (for the server: the user typed). The answer to it, typically
+        an echo or the prompt after Ctrl-C, gets a frame slot of its own one collection delay
+        later, when the application has had time to react, even in a flood: such extra frames
+        are bounded by the peer's input rate, never by the output rate."""
         self.pending_data_ack = True
+        if self._reply_slot is None:
+            self._reply_slot = now + self._send_mindelay
 
     def process_acknowledgment_through(self, ack_num: int) -> None:
         """The peer has state `ack_num`: forget every older sent state."""
@@ -185,11 +192,17 @@ class Sender(Generic[S]):
         tokens = min(FRAME_BURST, self._frame_tokens + (now - self._tokens_at) / interval)
         self._frame_tokens, self._tokens_at = tokens, now
         wait = max(0.0, 1.0 - tokens) * interval
-        return max(now + wait, self._last_frame_at + SEND_INTERVAL_MIN)
+        slot = max(now + wait, self._last_frame_at + SEND_INTERVAL_MIN)
+        if self._reply_slot is not None:
+            slot = min(slot, max(self._reply_slot, self._last_frame_at + SEND_INTERVAL_MIN))
+        return slot
 
     def _spend_frame_slot(self, now: float) -> None:
         self._frame_slot(now, self._rtt.send_interval)  # refill up to now
-        self._frame_tokens = max(0.0, self._frame_tokens - 1.0)
+        if self._reply_slot is not None and now >= self._reply_slot:
+            self._reply_slot = None  # this frame answers the peer's input: no token spent
+        else:
+            self._frame_tokens = max(0.0, self._frame_tokens - 1.0)
         self._last_frame_at = now
 
     # --- output ------------------------------------------------------------------------------

@@ -330,7 +330,7 @@ class Endpoint(Generic[L, R]):
         self._received.insert(position, ReceivedState(now, inst.new_num, new_state))
         self._sender.set_ack_num(self._received[-1].num)
         if inst.diff:
-            self._sender.set_data_ack()
+            self._sender.set_data_ack(now)
         self._sender.calculate_timers(now)
         if self._received[-1].num != newest_before:
             events.append(RemoteStateChanged(self._received[-1].num))

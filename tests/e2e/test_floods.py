@@ -1,0 +1,80 @@
+"""Floods: Ctrl-C under `yes`, bulk output at C speed — beside upstream mosh."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .harness import Tmux
+from .ptydriver import PtyClient
+from .sides import Side, client_through_link, ours, upstream, upstream_installed, wait_for_prompt
+
+
+def _drain(client: PtyClient, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        client.pump(end - time.monotonic())
+
+
+def ctrl_c_under_yes(side: Side, rtt: float) -> float:
+    """Seconds from Ctrl-C (typed during a `yes` flood) to the prompt on the client's screen."""
+    with client_through_link(side, delay=rtt / 2) as (client, _):
+        wait_for_prompt(client)
+        client.type(b"yes\r")
+        client.wait_for(lambda s: all(line == "y" for line in s.text_lines()[1:-1]), 20, "flood")
+        _drain(client, 1.0)
+        interrupted = client.type(b"\x03")
+        back = client.wait_for(
+            lambda s: s.text_lines()[s.cursor_row] == "$" and s.cursor_col == 2, 20, "prompt"
+        )
+        return back - interrupted
+
+
+def seq_to_final_screen(side: Side) -> tuple[float, list[str]]:
+    """Seconds from Enter to the final screen of `seq 1 2000000`, and that screen."""
+    with client_through_link(side) as (client, _):
+        wait_for_prompt(client)
+        client.type(b"seq 1 2000000")
+        client.wait_for(lambda s: "seq 1 2000000" in s.text_lines()[s.cursor_row], 10, "typed")
+        started = client.type(b"\r")
+        done = client.wait_for(
+            lambda s: s.text_lines()[s.cursor_row - 1 : s.cursor_row + 1] == ["2000000", "$"],
+            120,
+            "the end of seq",
+        )
+        return done - started, client.screen.text_lines()
+
+
+@pytest.mark.parametrize("rtt", [0.0, 0.25])
+def test_ctrl_c_under_yes_brings_the_prompt_back_within_a_round_trip(rtt: float) -> None:
+    with ours() as side:
+        elapsed = ctrl_c_under_yes(side, rtt)
+    print(f"moshd: prompt {elapsed * 1000:.0f} ms after Ctrl-C at RTT {rtt * 1000:.0f} ms")
+    if upstream_installed():
+        with upstream() as side:
+            theirs = ctrl_c_under_yes(side, rtt)
+        print(f"mosh 1.4: prompt {theirs * 1000:.0f} ms after Ctrl-C")
+    assert elapsed <= rtt + 0.020 + 0.030  # target RTT + 20 ms; 30 ms for a loaded 2-core CI
+
+
+def test_seq_output_finishes_no_slower_than_upstream_with_the_right_screen() -> None:
+    with ours() as side:
+        our_time, our_screen = seq_to_final_screen(side)
+    print(f"moshd: seq 1 2000000 to the final screen in {our_time:.2f} s")
+    if upstream_installed():
+        with upstream() as side:
+            their_time, _ = seq_to_final_screen(side)
+        print(f"mosh 1.4: {their_time:.2f} s")
+        assert our_time <= their_time * 1.1
+    direct = Tmux()
+    try:
+        direct.start("env PS1='$ ' bash --norc --noprofile")
+        direct.wait_for(lambda s: s.rstrip().endswith("$"), what="prompt")
+        direct.type("seq 1 2000000")
+        direct.keys("Enter")
+        expected = direct.wait_for(lambda s: "\n2000000\n$" in s, timeout=60, what="seq done")
+    finally:
+        direct.kill()
+    rows = [line.rstrip() for line in expected.splitlines()]
+    assert our_screen[: len(rows)] == rows[: len(our_screen)]
