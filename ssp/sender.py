@@ -167,7 +167,8 @@ class Sender(Generic[S]):
                 self._mindelay_clock + self._send_mindelay, self._frame_slot(now, interval)
             )
         elif self.current != self.sent[self._assumed].state and self._heard_recently(now):
-            self.next_send_time = self._frame_slot(now, interval)
+            # A retransmission, not a new frame: upstream's plain interval, no burst tokens.
+            self.next_send_time = last.timestamp + interval
             if self._mindelay_clock is not None:
                 self.next_send_time = max(
                     self.next_send_time, self._mindelay_clock + self._send_mindelay
@@ -193,6 +194,8 @@ class Sender(Generic[S]):
         self._frame_tokens, self._tokens_at = tokens, now
         wait = max(0.0, 1.0 - tokens) * interval
         slot = max(now + wait, self._last_frame_at + SEND_INTERVAL_MIN)
+        if self._reply_slot is not None and now > self._reply_slot + ACK_DELAY:
+            self._reply_slot = None  # nothing answered the input in time: no extra frame
         if self._reply_slot is not None:
             slot = min(slot, max(self._reply_slot, self._last_frame_at + SEND_INTERVAL_MIN))
         return slot
@@ -259,7 +262,8 @@ class Sender(Generic[S]):
         else:
             self._add_sent_state(now, new_num, self.current.copy())
         self._send_fragments(diff, new_num, chunk_bytes, send)
-        self._spend_frame_slot(now)
+        if new_num != last.num:
+            self._spend_frame_slot(now)  # a new frame; resending the same state costs no slot
         # Optimistically assume it arrives.
         self._assumed = len(self.sent) - 1
         self.next_ack_time = now + ACK_INTERVAL

@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
+from ssp.screen import DEFAULT_RENDITION, Row
 from ssp.timing import ACK_DELAY, ACK_INTERVAL, SHUTDOWN_RETRIES, RttEstimator
-from ssp.userstream import Keystroke
+from ssp.userstream import Keystroke, UserEvent
 
 from .simlink import LinkProfile, SimulatedSession
 
@@ -149,3 +150,58 @@ def test_shutdown_is_abandoned_after_the_retry_limit() -> None:
     assert session.client.shutdown_ack_timed_out(session.now)
     assert not session.client.shutdown_acknowledged()
     assert len(session.sent_headers) - before >= SHUTDOWN_RETRIES
+
+
+@pytest.mark.parametrize("rtt_ms", [250.0, 500.0])
+def test_the_answer_to_input_skips_flood_pacing(rtt_ms: float) -> None:
+    one_way = rtt_ms / 2000
+    session = SimulatedSession(9, LinkProfile(delay=one_way), LinkProfile(delay=one_way))
+    session.type(b"x")
+    session.run_until(session.now + 5.0)
+    answered_at: dict[str, float] = {}
+
+    def answer(events: list[UserEvent]) -> None:
+        screen = session.server.local_state.copy()
+        screen.title = f"answer {len(answered_at)}"
+        session.server.set_local_state(screen, session.now)
+        answered_at[screen.title] = session.now
+
+    session.on_server_input = answer
+    # Keystrokes 0.33 s apart land at every phase of the flood's frame interval.
+    key_times = [session.now + 0.5 + 0.33 * k for k in range(6)]
+    seen_at: dict[str, float] = {}
+    counter = 0
+    end = key_times[-1] + 1.0
+    while session.now < end:
+        counter += 1
+        screen = session.server.local_state.copy()
+        screen.rows[0] = Row(tuple(str(counter).ljust(40)[:40]), (DEFAULT_RENDITION,) * 40)
+        session.server.set_local_state(screen, session.now)  # the flood goes on and on
+        if key_times and session.now >= key_times[0]:
+            key_times.pop(0)
+            session.type(b"\x03")
+        session.run_until(session.now + 0.001)
+        seen_at.setdefault(session.client.remote_state.title, session.now)
+    assert session.server.rtt.send_interval >= 0.1  # a slow link: flood frames far apart
+    delays = [seen_at[title] - at - one_way for title, at in answered_at.items()]
+    assert len(delays) == 6
+    mindelay = session.server._sender._send_mindelay
+    # One collection delay (plus the 20 ms floor after a flood frame), never a frame interval.
+    assert max(delays) <= mindelay + 0.021 + 0.002, delays
+
+
+def test_an_isolated_echo_is_not_delayed_by_a_recent_ack() -> None:
+    session = SimulatedSession(10, LinkProfile(delay=0.125), LinkProfile(delay=0.125))
+    session.type(b"a")
+    session.run_until(session.now + 5.0)
+    latencies = []
+    for _ in range(10):
+        typed_at = session.now
+        session.type(b"b")
+        count = len(session.typed)
+        while session.client.remote_state.rows[-1].text.rstrip().count("b") < count - 1:
+            session.run_until(session.now + 0.001)
+        latencies.append(session.now - typed_at)
+        session.run_until(typed_at + 0.15)  # a key every 150 ms, as a person types
+    # RTT plus the server's collection delay, never an extra frame interval (125 ms here).
+    assert max(latencies) <= 0.25 + 0.015, latencies
