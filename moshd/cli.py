@@ -30,7 +30,7 @@ from moshd.control import (
     request,
 )
 from moshd.daemon import Daemon, DaemonConfig
-from moshd.logging import configure_logging
+from moshd.logging import configure_logging, default_log_format
 from moshd.server_cli import (
     HelpCommand,
     KillCommand,
@@ -44,6 +44,7 @@ from moshd.server_cli import (
     parse_server_args,
     print_connect,
 )
+from moshd.systemd import Notifier, activated_control_socket, listen_fds
 from moshd.udp import DEFAULT_PORTS
 
 DAEMON_START_TIMEOUT = 10.0
@@ -66,7 +67,12 @@ def _daemon_parser() -> argparse.ArgumentParser:
         help="IP address to bind (default: $MOSHD_BIND or all addresses)",
     )
     parser.add_argument("--control", default=None, help="control socket path")
-    parser.add_argument("--log-format", choices=["console", "json"], default=None)
+    parser.add_argument(
+        "--log-format",
+        choices=["console", "json", "journal"],
+        default=None,
+        help="default: journal under systemd, console with --foreground, else json",
+    )
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--version", action="version", version=f"moshd {__version__}")
     return parser
@@ -79,9 +85,21 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"moshd: bad --port: {exc}", file=sys.stderr)
         return 2
-    configure_logging(args.log_format or ("console" if args.foreground else "json"), args.log_level)
+    # Before anything else reads the environment: listen_fds() removes LISTEN_* from it.
+    passed = listen_fds()
+    notifier = Notifier.from_environ()
+    under_systemd = notifier.enabled or bool(passed)
+    configure_logging(
+        args.log_format or default_log_format(args.foreground, under_systemd), args.log_level
+    )
     control = Path(args.control) if args.control else control_socket_path()
-    config = DaemonConfig(control_path=control, bind_ip=args.bind, ports=ports)
+    config = DaemonConfig(
+        control_path=control,
+        bind_ip=args.bind,
+        ports=ports,
+        control_socket=activated_control_socket(passed),
+        notifier=notifier,
+    )
     try:
         trio.run(_run_daemon, config)
     except AlreadyRunning:
@@ -200,7 +218,8 @@ def _start_daemon(control: Path) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(log_path, "ab") as log_file:
         subprocess.Popen(
-            [sys.executable, "-m", "moshd", "--control", str(control)],
+            # -P: never import a `moshd` package from whatever directory the user is in.
+            [sys.executable, "-P", "-m", "moshd", "--control", str(control)],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,

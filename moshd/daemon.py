@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,10 @@ from moshd.control import (
     close_control_socket,
     serve_control,
 )
+from moshd.logging import reopen_logs
 from moshd.pty import build_child_environment, login_shell_command, spawn, term_for_colors
 from moshd.session import CloseReason, Session, SessionTimeouts
+from moshd.systemd import Notifier
 from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
 from ssp.crypto import Key
 
@@ -48,6 +51,9 @@ class DaemonConfig:
     ports: PortRange = DEFAULT_PORTS
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     stop_grace: float = STOP_GRACE
+    # a listening socket systemd passed us (moshd.socket); its path belongs to systemd
+    control_socket: socket.socket | None = None
+    notifier: Notifier = field(default_factory=Notifier)  # default: no service manager
 
 
 class Daemon:
@@ -57,18 +63,24 @@ class Daemon:
         self._udp: UdpPorts | None = None
         self._session_nursery: trio.Nursery | None = None
         self._stopping = False
+        self._port: int | None = None
         self.stopped = trio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until `stop()` (or SIGTERM/SIGINT when `handle_signals` runs alongside)."""
-        control = bind_control_socket(self.config.control_path)
+        activated = self.config.control_socket
+        if activated is not None:
+            control = trio.socket.from_stdlib_socket(activated)
+        else:
+            control = bind_control_socket(self.config.control_path)
         try:
             async with trio.open_nursery() as nursery:
                 self._udp = UdpPorts(
                     nursery, self.config.bind_ip or default_bind_ip(), self.config.ports
                 )
                 shared = await self._udp.open_shared()
+                self._port = shared.port
                 async with trio.open_nursery() as sessions:
                     self._session_nursery = sessions
                     await nursery.start(serve_control, control, self.handle_request, os.getuid())
@@ -79,28 +91,57 @@ class Daemon:
                         port=shared.port,
                         bind_ip=shared.bind_ip,
                         version=__version__,
+                        socket_activated=activated is not None,
                     )
+                    self.config.notifier.ready(self._status_text())
+                    nursery.start_soon(self.config.notifier.watchdog_loop)
                     task_status.started()
                     await self.stopped.wait()
                     await self._close_all_sessions()
                 nursery.cancel_scope.cancel()
         finally:
-            close_control_socket(control, self.config.control_path)
+            if activated is not None:
+                control.close()  # systemd keeps listening on the path: no unlink, no lock
+            else:
+                close_control_socket(control, self.config.control_path)
+            self.config.notifier.status("stopped")
             _log.info("daemon.stopped")
 
     def stop(self) -> None:
+        if not self._stopping:
+            self.config.notifier.stopping(self._status_text(stopping=True))
         self._stopping = True
         self.stopped.set()
 
     async def handle_signals(self) -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGUSR1) as signals:
+        signums = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP)
+        with trio.open_signal_receiver(*signums) as signals:
             async for signum in signals:
                 if signum == signal.SIGUSR1:
                     self._on_sigusr1()
+                elif signum == signal.SIGHUP:
+                    self.reload()
                 else:
                     _log.info("daemon.stopping", signal=signal.Signals(signum).name)
                     self.stop()
                     return
+
+    def reload(self) -> None:
+        """`systemctl reload` (SIGHUP): reopen the log connection. Sessions are untouched;
+        there is no configuration file, and the ports and bind address stay as they are."""
+        notifier = self.config.notifier
+        notifier.reloading()
+        reopen_logs()
+        _log.info("daemon.reloaded", sessions=len(self.sessions))
+        notifier.ready(self._status_text())
+
+    def _status_text(self, stopping: bool | None = None) -> str:
+        """The one-line STATUS= that `systemctl status moshd` shows."""
+        count = len(self.sessions)
+        sessions = f"{count} session{'' if count == 1 else 's'}"
+        if self._stopping if stopping is None else stopping:
+            return f"stopping: hanging up {sessions}"
+        return f"{sessions} on UDP port {self._port}"
 
     def _on_sigusr1(self) -> None:
         for session in list(self.sessions.values()):
@@ -181,6 +222,7 @@ class Daemon:
         self.sessions[session.session_id] = session
         udp.routes[session.connection_id] = session.deliver
         self._session_nursery.start_soon(self._supervise, session)
+        self.config.notifier.status(self._status_text())
         session.log.info(
             "session.created",
             command=session.command,
@@ -226,6 +268,7 @@ class Daemon:
                 self._udp.release(session.udp)
             session.child.hangup()
             session.child.close()
+            self.config.notifier.status(self._status_text())
             session.log.info(
                 "session.closed",
                 reason=str(reason),

@@ -201,6 +201,9 @@ def test_the_client_never_logs_onto_its_terminal(capsys: pytest.CaptureFixture[s
     from mosh_client.cli import _quiet_logging
 
     _quiet_logging()
-    structlog.get_logger("mosh_client.network").error("client.port_hop", sockets=2)
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
+    try:
+        structlog.get_logger("mosh_client.network").error("client.port_hop", sockets=2)
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err == ""
+    finally:
+        structlog.reset_defaults()  # the configuration is global: leave it as found

@@ -1,0 +1,1 @@
+"""moshd under systemd: sd_notify, socket activation, the units, journald fields."""
