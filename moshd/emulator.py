@@ -7,6 +7,10 @@ does not know (`CSI ! p`, DCS strings) and drops text after ZWJ, VS16 or stray C
 tokenizer matches whole sequences with regular expressions, follows the DEC/ECMA-48 parser's
 rules for what to ignore, carries an incomplete sequence over to the next `feed()`, and guards
 every dispatch so one bad sequence costs only itself.
+
+Output floods (`seq`, `yes`, `cat` of a big file) take a fast path: text that provably scrolls
+away before any frame could show it is skipped, and only its lasting effects (cursor, pen,
+bell count, REP's character) are applied. `emulator_flood` holds the argument.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 
 import structlog
 
+from moshd.emulator_flood import run_end, skip_flood
 from moshd.emulator_screen import PRIMARY_DA, EmulatorScreen
 from ssp.screen import Framebuffer
 
@@ -40,6 +45,10 @@ _MAX_CARRY = 4096  # longest incomplete escape sequence kept across feeds
 _MAX_OSC = 1 << 20  # OSC 52 carries base64 clipboard contents; larger strings are dropped
 _MAX_PARAM = 0xFFFF
 _MANY = 64  # handlers taking a list of parameters (modes) get at most this many
+# After a flood check that found no long run, the next check waits this many characters: a
+# vim-like stream then pays for one check per few escape sequences, not one per sequence,
+# and a flood starting meanwhile is caught a few hundred characters late at most.
+_FLOOD_RECHECK = 256
 
 _STRING_NONE, _STRING_OSC, _STRING_IGNORE = 0, 1, 2
 _STRING_STARTERS = {
@@ -68,14 +77,17 @@ def _ints(params: str) -> list[int]:
 class Parser:
     """Turns decoded text into calls on an `EmulatorScreen`."""
 
-    def __init__(self, screen: EmulatorScreen) -> None:
+    def __init__(self, screen: EmulatorScreen, fast_path: bool = True) -> None:
         self.screen = screen
+        self.fast_path = fast_path
+        self.flood_recheck = _FLOOD_RECHECK  # tests vary it: any ground-state position will do
         self._carry = ""  # an incomplete escape sequence from the end of the last feed
         self._string = _STRING_NONE  # inside an OSC (collected) or DCS/SOS/PM/APC (ignored)
         self._osc_parts: list[str] = []
         self._osc_size = 0
         self._resume = 0  # where to continue if a dispatch raises
         self.errors = 0
+        self.skipped = 0  # characters the flood fast path proved invisible (tests, benchmarks)
         s = screen
         self._c0: dict[str, Callable[[], None]] = {
             "\x07": s.bell,
@@ -149,12 +161,19 @@ class Parser:
         match_text = _TEXT.match
         self._resume = 0
         pos, n = 0, len(data)
+        # The flood fast path (emulator_flood) needs more line feeds than the screen has rows;
+        # `checked` is where the next look for a run may start: each character is scanned by
+        # it at most once, so the cost stays linear.
+        flood = self.fast_path and data.count("\n") > screen.lines
+        checked = 0
         while pos < n:
             start = pos
             try:
                 if self._string:
                     pos = self._consume_string(data, pos)
                     continue
+                if flood and pos >= checked:
+                    pos, checked = self._skip_flood(data, pos)
                 m = match_text(data, pos)
                 if m is not None:
                     pos = m.end()
@@ -165,6 +184,10 @@ class Parser:
                 if char == "\x1b":
                     self._resume = pos
                     pos = self._escape(data, pos)
+                elif char == "\r" and data.startswith("\n", pos):
+                    pos += 1  # CR LF ends almost every line of output: one turn, not two
+                    screen.carriage_return()
+                    screen.linefeed()
                 else:
                     handler = c0.get(char)
                     if handler is not None:
@@ -172,6 +195,21 @@ class Parser:
             except Exception:
                 self._failed(data, start)
                 pos = max(pos, self._resume, start + 1)
+
+    def _skip_flood(self, data: str, pos: int) -> tuple[int, int]:
+        """(where to go on, where to look for the next run)."""
+        try:
+            end = run_end(data, pos)
+            if end > pos:
+                resume = skip_flood(self.screen, data, pos, end)
+                self.skipped += resume - pos
+                return resume, max(end, pos + self.flood_recheck)
+        except Exception:  # a bug: skip_flood changes nothing before it is sure; emulate fully
+            self.errors += 1
+            self.fast_path = False
+            log.warning("emulator.fast_path_failed", exc_info=True)
+            end = len(data)
+        return pos, max(end, pos + self.flood_recheck)
 
     def _failed(self, data: str, start: int) -> None:
         self.errors += 1
@@ -257,7 +295,7 @@ class Parser:
         marker = ""
         if params and params[0] in "<=>?":
             marker, params = params[0], params[1:]
-        if any(c in params for c in "<=>?"):
+        if "<" in params or "=" in params or ">" in params or "?" in params:
             return  # a marker anywhere else makes the sequence invalid
         if intermediates:
             if marker == "" and intermediates == "!" and final == "p":
@@ -366,9 +404,11 @@ class Parser:
 class Emulator:
     """The terminal the application runs in, as the daemon's session sees it."""
 
-    def __init__(self, width: int = 80, height: int = 24) -> None:
+    def __init__(self, width: int = 80, height: int = 24, fast_path: bool = True) -> None:
+        """`fast_path=False` turns off the flood fast path (`emulator_flood`): every byte goes
+        through full emulation. The result is the same; tests compare the two."""
         self._screen = EmulatorScreen(max(width, 1), max(height, 1))
-        self._parser = Parser(self._screen)
+        self._parser = Parser(self._screen, fast_path)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     @property

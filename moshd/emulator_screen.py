@@ -25,7 +25,7 @@ from pyte import charsets as cs
 from pyte import modes as mo
 from pyte.screens import Cursor, Margins
 
-from moshd.emulator_sgr import Pen, apply_sgr
+from moshd.emulator_sgr import Pen, apply_sgr_memo
 from ssp.screen import (
     DEFAULT_COLOR,
     DEFAULT_RENDITION,
@@ -106,6 +106,11 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         self._modes_key: tuple[object, ...] = ()
         self._modes = Modes()
         self._blank_cache: Row | None = None
+        self._blank_bce: Rendition | None = None  # the rendition _blank_cache was made for
+        # With autowrap off, the line whose last column the cursor sits on because a character
+        # was just written there (the cursor cannot move past it): a combining mark joins that
+        # cell, not the one before. The next character drawn anywhere else forgets it.
+        self._edge_line: _Line | None = None
         super().__init__(columns, lines)  # calls our reset()
         self.mode = set(_DEFAULT_MODES)
 
@@ -133,6 +138,7 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         self.mouse_encoding = 0
         self.app_keypad = False
         self.last_char = ""
+        self._edge_line = None
         self.saved_columns = None
         self.dirty.update(range(self.lines))
 
@@ -152,8 +158,12 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         because scrolling asks for one per line feed."""
         bce, cols = self.bce, self.columns
         row = self._blank_cache
-        if row is None or row.renditions[0] is not bce or len(row.cells) != cols:
+        # Keyed on the identity of bce: blank_row's cache may hand back a row built with an
+        # equal but distinct Rendition (DEFAULT_RENDITION), so comparing the row's own
+        # rendition by identity would miss every time.
+        if row is None or self._blank_bce is not bce or len(row.cells) != cols:
             row = self._blank_cache = blank_row(cols, bce)
+            self._blank_bce = bce
         return _Line([" "] * cols, [bce] * cols, row)
 
     def _blanks(self, count: int) -> list[_Line]:
@@ -219,9 +229,12 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
             room = cols - x
             if len(text) > room:  # every character past the edge overwrites the last column
                 text = text[: room - 1] + text[-1]
-            self._put_run(self.grid[cursor.y], x, text, self.pen)
+            line = self.grid[cursor.y]
+            self._put_run(line, x, text, self.pen)
             cursor.x = min(x + len(text), cols - 1)
+            self._edge_line = line if x + len(text) >= cols else None
             return
+        self._edge_line = None
         x = cursor.x
         n = len(text)
         if x + n <= cols:  # the common case, inlined: it fits on the cursor's line
@@ -285,7 +298,12 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
             self._put_cell(line, x, char, width)
             self.last_char = char
             x += width
-            cursor.x = x if autowrap else min(x, cols - 1)
+            if autowrap:
+                cursor.x = x
+                self._edge_line = None
+            else:
+                cursor.x = min(x, cols - 1)
+                self._edge_line = line if x >= cols else None
 
     def _put_cell(self, line: _Line, x: int, char: str, width: int) -> None:
         chars, rends, pen = line.chars, line.rends, self.pen
@@ -305,9 +323,13 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         """A zero-width character (combining mark, ZWJ, variation selector) joins the cell
         before the cursor; pyte dropped the rest of the text after ZWJ/VS16 instead."""
         x = min(self.cursor.x, self.columns)
+        line = self.grid[self.cursor.y]
+        if x == self.columns - 1 and line is self._edge_line and mo.DECAWM not in self.mode:
+            # Autowrap off keeps the cursor on the last column it just wrote instead of moving
+            # past it: the mark belongs to that cell, not the one before.
+            x = self.columns
         if x == 0:
             return  # nothing to join (xterm drops it too)
-        line = self.grid[self.cursor.y]
         chars = line.chars
         px = x - 1
         if chars[px] == "" and px > 0:
@@ -319,6 +341,22 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         # the client's terminal then holds the same code points the application sent.
         chars[px] = cell + mark
         line.row = None
+
+    def skipped_text(self, x: int, y: int, pen: Pen, bells: int, last_char: str | None) -> None:
+        """The lasting effects of text the flood fast path skipped (`emulator_flood`): its
+        lines scrolled away unseen, but the cursor, pen, bell count and REP's character stay."""
+        self.cursor.x = x
+        self.cursor.y = y
+        if pen != self.pen_tuple:
+            self._set_pen(pen)
+        self.bell_count += bells
+        if last_char is not None:  # the skipped text drew something
+            self.last_char = last_char
+            # Drawing moved the edge marker to the line drawn on (or cleared it); that line is
+            # in the scrolling region and scrolls away before the run ends, so None is the
+            # same. Text that drew nothing leaves the marker where it was (maybe outside the
+            # region).
+            self._edge_line = None
 
     def repeat(self, count: int = 1) -> None:
         """REP: the last printed character, `count` more times."""
@@ -723,7 +761,9 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
 
     # --- SGR -----------------------------------------------------------------------------------
     def sgr(self, params: str) -> None:
-        self._set_pen(apply_sgr(params, self.pen_tuple))
+        pen = apply_sgr_memo(params, self.pen_tuple)
+        if pen != self.pen_tuple:
+            self._set_pen(pen)
 
     def select_graphic_rendition(self, *attrs: int, **kwargs: object) -> None:
         if not kwargs.get("private"):

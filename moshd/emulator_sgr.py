@@ -8,6 +8,8 @@ own palette) and encode with `palette_color` / `rgb_color` directly.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ssp.screen import (
     BLINK,
     BOLD,
@@ -47,6 +49,7 @@ _CLEAR_BITS = {
     29: STRIKETHROUGH,
 }
 _MAX_VALUE = 0xFFFF
+_MEMO_PARAMS = 48  # longer SGR parameter strings are parsed each time, never kept
 
 
 def _number(text: str) -> int:
@@ -101,6 +104,14 @@ def _extended_color_semicolon(values: list[list[str]], i: int) -> tuple[int | No
     return None, i + 2
 
 
+def apply_sgr_memo(params: str, pen: Pen) -> Pen:
+    """`apply_sgr`, remembered for short parameter strings: applications repeat the same few
+    SGRs over and over."""
+    if len(params) <= _MEMO_PARAMS:
+        return _apply_sgr_cached(params, pen)
+    return apply_sgr(params, pen)
+
+
 def apply_sgr(params: str, pen: Pen) -> Pen:
     """The pen after `CSI params m` (params without private marker or intermediates)."""
     fg, bg, attrs = pen
@@ -145,3 +156,6 @@ def apply_sgr(params: str, pen: Pen) -> Pen:
                 bg = color
         # Anything else (overline 53, fonts 10-19, ...) has no cell representation: ignored.
     return fg, bg, attrs
+
+
+_apply_sgr_cached = lru_cache(maxsize=2048)(apply_sgr)

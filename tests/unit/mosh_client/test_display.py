@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 import unicodedata
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyte import modes as mo
@@ -136,9 +135,7 @@ def rows(draw: st.DrawFn, width: int) -> Row:
                 cells += [_normalize(draw(WIDE)), ""]
                 rends += [rendition, rendition]
                 continue
-            if kind == "combining" and len(cells) < width - 1:
-                # Not in the last column: the emulator misplaces such marks with autowrap
-                # off (see test_emulator_combining_at_last_column_without_autowrap).
+            if kind == "combining":
                 cell = _normalize(draw(COMBINING))
             elif kind == "blank":
                 cell = " "
@@ -312,9 +309,6 @@ def test_frames_the_emulator_produces(data: st.DataObject) -> None:
         for piece in data.draw(st.lists(pieces, max_size=20)):
             source.feed(piece)
         frame = source.snapshot()
-        # Keep clear of the emulator's last-column combining-mark bug (see the xfail below).
-        if any(row.cells[-1] != _normalize(row.cells[-1][:1] or " ") for row in frame.rows):
-            continue
         screen.draw(frame)
         screen.assert_shows(frame)
 
@@ -495,11 +489,6 @@ def test_combining_marks_are_written_with_their_cell() -> None:
     screen.assert_shows(frame)
 
 
-@pytest.mark.xfail(
-    reason="moshd emulator: with autowrap off, a combining mark after the last column's "
-    "character joins the cell before it (xterm/tmux/VTE join it to the last column)",
-    strict=False,
-)
 def test_emulator_combining_at_last_column_without_autowrap() -> None:
     term = Emulator(5, 1)
     term.feed("\x1b[?7l\x1b[1;5Hx\u0301".encode())
