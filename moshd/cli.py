@@ -142,7 +142,10 @@ def server_main(argv: Sequence[str] | None = None) -> int:
         elif isinstance(command, StatusCommand):
             print(format_status(_ask(control, StatusRequest(), start_daemon=False)))
     except DaemonUnreachable as exc:
-        print(f"mosh-server: moshd is not running ({exc})", file=sys.stderr)
+        if isinstance(command, NewCommand):
+            print(f"mosh-server: cannot reach or start moshd: {exc}", file=sys.stderr)
+        else:
+            print(f"mosh-server: moshd is not running ({exc})", file=sys.stderr)
         return 1
     except _Refused as exc:
         print(f"mosh-server: {exc}", file=sys.stderr)
@@ -160,14 +163,7 @@ def _new_session(control: Path, command: NewCommand) -> int:
         network_timeout=_timeout_from_env("MOSH_SERVER_NETWORK_TMOUT"),
         signal_timeout=_timeout_from_env("MOSH_SERVER_SIGNAL_TMOUT"),
     )
-    try:
-        reply = _ask(control, req, start_daemon=True)
-    except DaemonUnreachable as exc:
-        print(f"mosh-server: cannot reach or start moshd: {exc}", file=sys.stderr)
-        return 1
-    except _Refused as exc:
-        print(f"mosh-server: {exc}", file=sys.stderr)
-        return 1
+    reply = _ask(control, req, start_daemon=True)
     print_connect(reply["port"], reply["key"], sys.stdout)
     print(
         f"mosh-server (moshd {__version__}): session {reply['session_id']} on UDP port "
