@@ -26,7 +26,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from mosh_client.client_args import PREDICTION_MODES, PredictionMode
 
@@ -246,30 +246,27 @@ def choose_prediction(option: str | None, environ: Mapping[str, str]) -> Predict
     return "adaptive"
 
 
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _one_of(text: str, choices: tuple[_Choice, ...], unknown: str) -> _Choice:
+    """The choice spelled `text`, or a usage error starting with `unknown`."""
+    for choice in choices:
+        if text == choice:
+            return choice
+    raise MoshUsageError(f"{unknown}: expected one of {', '.join(choices)}")
+
+
 def parse_prediction(text: str, explanation: str) -> PredictionMode:
-    for mode in PREDICTION_MODES:
-        if text == mode:
-            return mode
-    raise MoshUsageError(
-        f'Unknown mode "{text}"{explanation}: expected one of {", ".join(PREDICTION_MODES)}'
-    )
+    return _one_of(text, PREDICTION_MODES, f'Unknown mode "{text}"{explanation}')
 
 
 def parse_family(text: str) -> Family:
-    lowered = text.lower()
-    for family in FAMILIES:
-        if lowered == family:
-            return family
-    raise MoshUsageError(f"Unknown --family {text!r}: expected one of {', '.join(FAMILIES)}")
+    return _one_of(text.lower(), FAMILIES, f"Unknown --family {text!r}")
 
 
 def parse_remote_ip(text: str) -> RemoteIpMode:
-    for mode in REMOTE_IP_MODES:
-        if text == mode:
-            return mode
-    raise MoshUsageError(
-        f"Unknown --experimental-remote-ip {text!r}: expected one of {', '.join(REMOTE_IP_MODES)}"
-    )
+    return _one_of(text, REMOTE_IP_MODES, f"Unknown --experimental-remote-ip {text!r}")
 
 
 def parse_bind_server(text: str) -> str:

@@ -218,8 +218,6 @@ class PredictionEngine:
 
     @staticmethod
     def _judge_cell(guess: CellGuess, frame: Framebuffer, row: int, col: int, late_ack: int) -> int:
-        if not guess.active:
-            return -1
         if col >= frame.width:
             return _Verdict.INCORRECT
         if late_ack < guess.expiration_frame:

@@ -157,11 +157,10 @@ class Session:
 
     async def _read_pty(self) -> None:
         while True:
-            data = await self.child.read(FEED_SLICE)
+            data = await self.child.read(FEED_SLICE)  # one bounded slice of emulator work
             if not data:
                 break
-            for start in range(0, len(data), FEED_SLICE):
-                self.emulator.feed(data[start : start + FEED_SLICE])
+            self.emulator.feed(data)
             replies = self.emulator.take_replies()
             if replies:
                 self._queue_to_pty(replies)
@@ -211,14 +210,13 @@ class Session:
             if self.close_reason is not None:
                 if endpoint.peer is None and not self._wait_for_a_client(now):
                     return  # nobody to tell
-                if self.close_reason is CloseReason.CLIENT_QUIT:
-                    if endpoint.counterparty_shutdown_ack_sent():
+                # A client that quit only needs our ack (checked after sending, below).
+                if self.close_reason is not CloseReason.CLIENT_QUIT:
+                    if not shutting_down:
+                        shutting_down = True
+                        endpoint.start_shutdown(now)
+                    elif endpoint.shutdown_acknowledged() or endpoint.shutdown_ack_timed_out(now):
                         return
-                elif not shutting_down:
-                    shutting_down = True
-                    endpoint.start_shutdown(now)
-                elif endpoint.shutdown_acknowledged() or endpoint.shutdown_ack_timed_out(now):
-                    return
 
             for datagram, destination in endpoint.datagrams_to_send(now):
                 await self.udp.send(datagram, destination)
