@@ -9,6 +9,10 @@ It follows upstream mosh's rules:
   acknowledged state, which is a retransmission.
 - An empty instruction (a new state number with no diff) acks the peer's data after a short
   delay and serves as a heartbeat every 3 s.
+
+Beyond upstream, a loss is noticed before the RTO when the peer's later traffic still does not
+acknowledge a state (see `note_peer_ack`). `next_deadline` always includes the retransmission
+of what is in flight, so an event loop that sleeps until it never waits for the heartbeat.
 """
 
 from __future__ import annotations
@@ -49,8 +53,19 @@ class SentState(Generic[S]):
 
 
 class Sender(Generic[S]):
-    def __init__(self, initial: S, rtt: RttEstimator, now: float, send_mindelay: float) -> None:
+    def __init__(
+        self,
+        initial: S,
+        rtt: RttEstimator,
+        now: float,
+        send_mindelay: float,
+        carries_input: bool = False,
+    ) -> None:
         self._rtt = rtt
+        self._carries_input = carries_input  # the client: every diff is the user's input
+        # Whether the last `tick` sent something a person is waiting for: the user's input, or
+        # a frame answering it (sent while the peer's data awaited our acknowledgment).
+        self.sent_urgent = False
         self._send_mindelay = send_mindelay
         self.current: S = initial.copy()
         self.sent: list[SentState[S]] = [SentState(now, 0, initial.copy())]
@@ -70,6 +85,7 @@ class Sender(Generic[S]):
         self._tokens_at = now
         self._last_frame_at = -math.inf
         self._reply_slot: float | None = None  # an extra frame slot answering peer input
+        self._lost_through = -math.inf  # states sent at or before this time are presumed lost
 
     # --- inputs ------------------------------------------------------------------------------
     def set_current(self, state: S, now: float) -> None:
@@ -95,6 +111,27 @@ class Sender(Generic[S]):
                 del self.sent[:index]
                 self._assumed = max(0, self._assumed - index)
                 return
+
+    def note_peer_ack(self, ack_num: int, now: float, peer_resent: bool) -> None:
+        """The peer's newest datagram acknowledges only `ack_num`. A later state of ours sent
+        more than a round trip before that datagram arrived would have reached the peer before
+        it was sent, so the peer would have acknowledged it: it was lost. Presume so now and
+        resend at the next frame slot instead of waiting out the RTO (time-based loss
+        detection in the spirit of TCP's RACK). Before the first RTT sample there is no round
+        trip to judge by, but a peer that resends a state we have (`peer_resent`) shows that
+        our acknowledgment of it never arrived. A wrong guess costs one small resend."""
+        if self._rtt.sampled:
+            cutoff = now - self._rtt.loss_detection_delay
+        elif peer_resent:
+            cutoff = now
+        else:
+            return
+        lost = [
+            sent.timestamp for sent in self.sent if sent.num > ack_num and sent.timestamp <= cutoff
+        ]
+        if lost:
+            self._lost_through = max(self._lost_through, *lost)
+            self.calculate_timers(now)
 
     def start_shutdown(self, now: float) -> None:
         if not self.shutdown_in_progress:
@@ -140,7 +177,8 @@ class Sender(Generic[S]):
         timeout = self._rtt.rto + ACK_DELAY
         self._assumed = 0
         for index in range(1, len(self.sent)):
-            if now - self.sent[index].timestamp < timeout:
+            sent_at = self.sent[index].timestamp
+            if now - sent_at < timeout and sent_at > self._lost_through:
                 self._assumed = index
             else:
                 break
@@ -211,6 +249,7 @@ class Sender(Generic[S]):
     # --- output ------------------------------------------------------------------------------
     def tick(self, now: float, chunk_bytes: int, send: Callable[[bytes], None]) -> None:
         """Send whatever is due now through `send` (one call per fragment)."""
+        self.sent_urgent = False
         self.calculate_timers(now)
         if self.shutdown_acknowledged():
             return  # nothing more to say: the peer knows we are gone
@@ -228,6 +267,9 @@ class Sender(Generic[S]):
         elif now >= self.next_send_time or now >= self.next_ack_time:
             self._send_diff(now, diff, chunk_bytes, send)
             self._mindelay_clock = None
+        # What was just sent moves the timers (the retransmission of it, above all): without
+        # this, `next_deadline` would report the heartbeat and a lost frame would wait for it.
+        self.calculate_timers(now)
 
     def _prospective_resend(self, proposed: bytes) -> bytes:
         if self._assumed == 0:
@@ -261,6 +303,7 @@ class Sender(Generic[S]):
             last.timestamp = now
         else:
             self._add_sent_state(now, new_num, self.current.copy())
+        self.sent_urgent = self._carries_input or self.pending_data_ack
         self._send_fragments(diff, new_num, chunk_bytes, send)
         if new_num != last.num:
             self._spend_frame_slot(now)  # a new frame; resending the same state costs no slot

@@ -18,8 +18,18 @@ ACTIVE_RETRY_TIMEOUT = 10.0  # stop retransmitting if the peer has been silent t
 SHUTDOWN_RETRIES = 16
 SERVER_ASSOCIATION_TIMEOUT = 40.0  # server stops sending to a silent client
 PORT_HOP_INTERVAL = 10.0  # client opens a new source port after this long without a round trip
-TIMESTAMP_REPLY_WINDOW = 1.0  # a peer's timestamp is echoed only if it arrived this recently
+# A peer's timestamp is echoed if it arrived this recently. Upstream's window is 1 s; the echo
+# adds the time it was held, so it is exact however long it waited, and a window longer than
+# the heartbeat lets idle heartbeats measure the RTT too: the first keystroke after a quiet
+# start then meets a measured RTO, not the 1 s one of an estimator that never had a sample.
+TIMESTAMP_REPLY_WINDOW = ACK_INTERVAL + 1.0
 ECHO_TIMEOUT = 0.050  # echo_ack covers input the application has had at least this long
+
+# Redundancy on lossy links: a datagram carrying user input (or the frame that answers it) goes
+# out twice when at least this share of the peer's datagrams is missing, if it is this small.
+REDUNDANCY_MIN_LOSS = 0.03
+REDUNDANCY_MAX_BYTES = 600
+LOSS_EWMA_WEIGHT = 1 / 32  # per datagram: the estimate follows roughly the last hundred
 
 MIN_RTO_MS = 50.0
 MAX_RTO_MS = 1000.0
@@ -57,7 +67,37 @@ class RttEstimator:
         return min(max(rto_ms, MIN_RTO_MS), MAX_RTO_MS) / 1000
 
     @property
+    def loss_detection_delay(self) -> float:
+        """Seconds after which a datagram that the peer should have acknowledged by now, as
+        its later traffic shows, counts as lost: a round trip plus room for jitter."""
+        return (self.srtt_ms + max(self.rttvar_ms, self.srtt_ms / 8, 5.0)) / 1000
+
+    @property
     def send_interval(self) -> float:
         """Frame interval in seconds: half an RTT within [20 ms, 250 ms]."""
         interval_ms = math.ceil(self.srtt_ms / 2)
         return min(max(interval_ms / 1000, SEND_INTERVAL_MIN), SEND_INTERVAL_MAX)
+
+
+class LossEstimator:
+    """Share of the peer's datagrams that never arrived, from gaps in their sequence numbers.
+
+    It measures the peer-to-us direction, the only one a receiver can see; links that lose
+    datagrams mostly lose them both ways. A clean link never shows a gap, so the estimate
+    stays exactly zero there.
+    """
+
+    __slots__ = ("rate",)
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+
+    def note_arrival(self, missing_before: int) -> None:
+        """The newest datagram arrived, `missing_before` sequence numbers after the last one."""
+        for _ in range(min(missing_before, 64)):
+            self.rate += LOSS_EWMA_WEIGHT * (1.0 - self.rate)
+        self.rate -= LOSS_EWMA_WEIGHT * self.rate
+
+    def note_late_arrival(self) -> None:
+        """A datagram counted missing arrived after all (reordered): take one loss back."""
+        self.rate = max(0.0, (self.rate - LOSS_EWMA_WEIGHT) / (1 - LOSS_EWMA_WEIGHT))

@@ -43,9 +43,12 @@ from ssp.timing import (
     CLIENT_SEND_MINDELAY,
     ECHO_TIMEOUT,
     PORT_HOP_INTERVAL,
+    REDUNDANCY_MAX_BYTES,
+    REDUNDANCY_MIN_LOSS,
     SERVER_ASSOCIATION_TIMEOUT,
     SERVER_SEND_MINDELAY,
     TIMESTAMP_REPLY_WINDOW,
+    LossEstimator,
     RttEstimator,
 )
 
@@ -140,6 +143,8 @@ class Endpoint(Generic[L, R]):
         # connection layer
         self.peer: Address | None = peer
         self.rtt = RttEstimator()
+        self.loss = LossEstimator()
+        self.redundant_copies = 0  # datagrams sent twice because the link loses datagrams
         self._next_seq = 0
         self._expected_seq = 0  # one past the newest authentic sequence number seen
         self._seen_seqs: set[int] = set()
@@ -153,7 +158,13 @@ class Endpoint(Generic[L, R]):
 
         # sender and receiver
         mindelay = SERVER_SEND_MINDELAY if role == "server" else CLIENT_SEND_MINDELAY
-        self._sender: Sender[L] = Sender(local_state, self.rtt, now, mindelay)
+        self._sender: Sender[L] = Sender(
+            local_state, self.rtt, now, mindelay, carries_input=role == "client"
+        )
+        if role == "client":
+            # The server was just started for us: presume it alive, so that a first keystroke
+            # lost before any reply is retransmitted on the RTO rather than the 3 s heartbeat.
+            self._sender.last_heard = now
         self._received: list[ReceivedState[R]] = [ReceivedState(now, 0, remote_state.copy())]
         self._assembly = FragmentAssembly()
         self._quench_until = 0.0
@@ -252,11 +263,16 @@ class Endpoint(Generic[L, R]):
             self.drops.replayed += 1
             return []
         events: list[Event] = []
-        if packet.seq + 1 > self._expected_seq:
+        newest = packet.seq + 1 > self._expected_seq
+        if newest:
             # Only the newest authentic datagram moves timing and the peer's address.
+            if self._expected_seq:  # before the first datagram there is no gap to count
+                self.loss.note_arrival(packet.seq - self._expected_seq)
             self._expected_seq = packet.seq + 1
             self._newest_datagram(packet, addr, now, events)
-        self._receive_fragment(packet.payload, now, events)
+        else:
+            self.loss.note_late_arrival()
+        self._receive_fragment(packet.payload, now, events, newest)
         return events
 
     def _note_sequence(self, seq: int) -> bool:
@@ -286,7 +302,9 @@ class Endpoint(Generic[L, R]):
             events.append(PeerAddressChanged(self.peer, addr))
             self.peer = addr
 
-    def _receive_fragment(self, fragment: bytes, now: float, events: list[Event]) -> None:
+    def _receive_fragment(
+        self, fragment: bytes, now: float, events: list[Event], newest: bool
+    ) -> None:
         try:
             inst = self._assembly.add(fragment)
         except DatagramError:
@@ -298,12 +316,14 @@ class Endpoint(Generic[L, R]):
             self.drops.malformed += 1
             return
         self._sender.process_acknowledgment_through(inst.ack_num)
+        nums = [received.num for received in self._received]
+        if newest:  # a late, reordered datagram's ack says nothing about loss
+            self._sender.note_peer_ack(inst.ack_num, now, peer_resent=inst.new_num in nums)
         self.last_roundtrip_success = max(self.last_roundtrip_success, self._sender.acked_timestamp)
         if self._sender.shutdown_acknowledged() and not self._shutdown_ack_reported:
             self._shutdown_ack_reported = True
             events.append(ShutdownAcknowledged())
 
-        nums = [received.num for received in self._received]
         if inst.new_num in nums:
             self.drops.unusable += 1  # a duplicate: idempotency
             return
@@ -353,7 +373,30 @@ class Endpoint(Generic[L, R]):
             return []
         fragments: list[bytes] = []
         self._sender.tick(now, self._chunk_bytes, fragments.append)
-        return [(self._seal(fragment, now), peer) for fragment in fragments]
+        if not fragments:
+            return []
+        reply = self._timestamp_reply(now)  # echoed by the first fragment only
+        datagrams = [
+            (self._seal(fragment, now, reply if index == 0 else NO_TIMESTAMP), peer)
+            for index, fragment in enumerate(fragments)
+        ]
+        if self._redundancy_pays(fragments):
+            # Beyond upstream: on a lossy link one lost datagram would cost the user an RTO.
+            # The copy is a datagram of its own (its own sequence number), so the peer's loss
+            # estimate still sees what the link loses; the peer keeps whichever comes first.
+            datagrams.append((self._seal(fragments[0], now, reply), peer))
+            self.redundant_copies += 1
+        return datagrams
+
+    def _redundancy_pays(self, fragments: list[bytes]) -> bool:
+        """Only a single small datagram that a person is waiting for, on a link that loses
+        datagrams: the extra bytes are bounded by the user's input rate."""
+        return (
+            len(fragments) == 1
+            and self._sender.sent_urgent
+            and self.loss.rate >= REDUNDANCY_MIN_LOSS
+            and len(fragments[0]) + DATAGRAM_OVERHEAD <= REDUNDANCY_MAX_BYTES
+        )
 
     def next_deadline(self) -> float:
         """Monotonic time at which `datagrams_to_send` next has something to do (may be inf)."""
@@ -371,16 +414,20 @@ class Endpoint(Generic[L, R]):
             and now - self.last_heard > SERVER_ASSOCIATION_TIMEOUT
         )
 
-    def _seal(self, payload: bytes, now: float) -> bytes:
+    def _timestamp_reply(self, now: float) -> int:
+        """The peer's last timestamp plus how long we held it (so that holding it does not
+        inflate the peer's RTT estimate), each stamp echoed once."""
         reply = NO_TIMESTAMP
         if self._saved_timestamp is not None:
             held = now - self._saved_timestamp_at
             if held < TIMESTAMP_REPLY_WINDOW:
-                # Add the hold time so it does not inflate the peer's RTT estimate.
                 reply = (self._saved_timestamp + int(held * 1000)) & 0xFFFF
                 if reply == NO_TIMESTAMP:
                     reply = 0
-            self._saved_timestamp = None  # each stamp is echoed once
+            self._saved_timestamp = None
+        return reply
+
+    def _seal(self, payload: bytes, now: float, reply: int) -> bytes:
         seq = self._next_seq
         self._next_seq = (seq + 1) & SEQ_MASK
         packet = Packet(

@@ -63,12 +63,13 @@ class SimulatedSession:
         self.typed: list[UserEvent] = []
         self.received: list[UserEvent] = []
         self.consumed = 0
-        self.sent_headers: list[bytes] = []
+        self.sent_datagrams: list[bytes] = []
         self.server_events: list[Event] = []
         self.client_events: list[Event] = []
         self._queue: list[_Delivery] = []
         self._order = itertools.count()
         self.on_server_input: Callable[[list[UserEvent]], None] = self._echo_to_screen
+        self.on_client_screen: Callable[[Framebuffer], None] = lambda screen: None
 
     # --- the applications ----------------------------------------------------------------------
     def type(self, data: bytes) -> None:
@@ -94,9 +95,14 @@ class SimulatedSession:
             self.server.forget_consumed_remote()
             self.on_server_input(new)
 
+    @property
+    def sent_headers(self) -> list[bytes]:
+        """The clear header of every datagram sent, in order (a redundant copy included)."""
+        return [data[:16] for data in self.sent_datagrams]
+
     # --- the link ------------------------------------------------------------------------------
     def _transmit(self, data: bytes, to_server: bool) -> None:
-        self.sent_headers.append(data[:16])
+        self.sent_datagrams.append(data)
         profile = self.up if to_server else self.down
         copies = 0 if self.rng.random() < profile.loss else 1
         if copies and self.rng.random() < profile.duplicate:
@@ -123,8 +129,7 @@ class SimulatedSession:
             if upcoming <= self.now and not (self._queue and self._queue[0].at <= self.now):
                 upcoming = self.now + 0.001  # a deadline that sent nothing: step past it
             if upcoming > end:
-                self.now = end
-                self._flush()
+                self.now = end  # nothing is due before `end`: an event loop would sleep on
                 return
             self.now = max(self.now, upcoming)
             while self._queue and self._queue[0].at <= self.now:
@@ -133,4 +138,7 @@ class SimulatedSession:
                     self.server_events += self.server.receive_datagram(d.data, d.source, self.now)
                     self._server_consumes()
                 else:
-                    self.client_events += self.client.receive_datagram(d.data, d.source, self.now)
+                    events = self.client.receive_datagram(d.data, d.source, self.now)
+                    self.client_events += events
+                    if events:
+                        self.on_client_screen(self.client.remote_state)
