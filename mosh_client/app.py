@@ -15,23 +15,20 @@ import signal
 import sys
 from dataclasses import dataclass
 
-import structlog
 import trio
 
 from mosh_client.client_args import ClientConfig
 from mosh_client.display import Display
 from mosh_client.escape import EscapeMachine, Quit, SendBytes, Suspend, rewrite_cursor_keys
 from mosh_client.network import ClientNetwork
-from mosh_client.overlay import compose, notification_text
+from mosh_client.overlay import compose, notification_refresh_interval, notification_text
 from mosh_client.prediction import PredictionEngine
 from mosh_client.terminal import RawTerminal, window_size
 from ssp.screen import Framebuffer
 from ssp.transport import Event, ShutdownRequested
 
 MIN_FRAME_INTERVAL = 0.010  # at most 100 draws a second; the network paces frames anyway
-NOTIFICATION_TICK = 1.0
 GUESS_TICK = 0.05
-_log = structlog.get_logger("mosh_client")
 
 
 @dataclass
@@ -93,21 +90,24 @@ class ClientApp:
             self._want_render()
 
     async def _shutdown_watch(self) -> None:
-        endpoint = self.network.endpoint
-        while True:
-            now = trio.current_time()
-            if self._server_quit and endpoint.counterparty_shutdown_ack_sent():
-                self.status.clean = True
-                break
-            if self._quitting:
-                if endpoint.shutdown_acknowledged():
-                    self.status.clean = True
-                    break
-                if endpoint.shutdown_ack_timed_out(now) or endpoint.last_heard is None:
-                    break
-            await trio.sleep(0.02 if (self._quitting or self._server_quit) else 0.25)
-        self.status.ever_connected = endpoint.last_heard is not None
+        """Ends the client once the shutdown handshake is over, whichever side began it.
+        Only the network's progress can move it, so it sleeps until then: no polling."""
+        while not self._handshake_over(trio.current_time()):
+            await self.network.wait_progress()
+        self.status.ever_connected = self.network.endpoint.last_heard is not None
         self._done.set()
+
+    def _handshake_over(self, now: float) -> bool:
+        endpoint = self.network.endpoint
+        if self._server_quit and endpoint.counterparty_shutdown_ack_sent():
+            self.status.clean = True
+            return True
+        if self._quitting:
+            if endpoint.shutdown_acknowledged():
+                self.status.clean = True
+                return True
+            return endpoint.shutdown_ack_timed_out(now) or endpoint.last_heard is None
+        return False
 
     # --- events from the network --------------------------------------------------------------
     def _on_events(self, events: list[Event]) -> None:
@@ -167,9 +167,7 @@ class ClientApp:
     async def _render_task(self) -> None:
         last_draw = -math.inf
         while True:
-            # Pending guesses are re-judged often: a slow one turns the display on (glitch).
-            tick = GUESS_TICK if self.prediction.active else NOTIFICATION_TICK
-            with trio.move_on_after(tick):
+            with trio.move_on_at(self._next_timed_redraw(trio.current_time())):
                 await self._render_wanted.wait()
             self._render_wanted = trio.Event()
             pause = last_draw + MIN_FRAME_INTERVAL - trio.current_time()
@@ -178,6 +176,20 @@ class ClientApp:
             last_draw = trio.current_time()
             backlog, self._backlog = self._backlog, b""
             await self._write(backlog + self.display.draw(self._compose(last_draw)))
+
+    def _next_timed_redraw(self, now: float) -> float:
+        """When the screen changes with no event to say so: the notification bar appears or
+        counts up, or a pending guess is due to be re-judged (a slow one turns the display
+        on). An idle, healthy session has neither before the next heartbeat wakes us."""
+        endpoint = self.network.endpoint
+        bar = notification_refresh_interval(
+            now,
+            last_heard=endpoint.last_heard,
+            last_acked=endpoint.acked_sent_time,
+            started=self.started,
+        )
+        guesses = GUESS_TICK if self.prediction.active else math.inf
+        return now + min(bar, guesses)
 
     def _draw_now(self) -> None:
         """Draw at once from the input task; what a full terminal buffer does not take now is

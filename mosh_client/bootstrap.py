@@ -1,5 +1,5 @@
 """The `mosh` wrapper's bootstrap: start `mosh-server new` over ssh (or locally), read its
-`MOSH CONNECT <port> <key>`, learn which IP to reach it on, then exec `mosh-client`.
+`MOSH CONNECT <port> <key>`, learn which IP to reach it on, then run the client.
 
 Behaviour follows upstream's `scripts/mosh.pl`:
 - The server command is `SERVER new -c COLORS [-s | -i IP] [-p PORT] [-l NAME=VALUE]...
@@ -15,16 +15,18 @@ Behaviour follows upstream's `scripts/mosh.pl`:
   `local`: resolve the host here and give ssh the address.
   `remote`: the remote side prints `MOSH SSH_CONNECTION ...` from $SSH_CONNECTION.
 - `--local`: run the server command here through /bin/sh, without SSH_CONNECTION, in $HOME.
-- The client is exec'd with MOSH_KEY, MOSH_PREDICTION_DISPLAY, MOSH_NO_TERM_INIT=1 for
-  `--no-init`, MOSH_PREDICTION_OVERWRITE=yes for `-o`, and `-# '<original args> |'` for ps.
-  MOSH_ESCAPE_KEY and MOSH_TITLE_NOPREFIX reach it through the inherited environment.
+- The client gets MOSH_KEY, MOSH_PREDICTION_DISPLAY, MOSH_NO_TERM_INIT=1 for `--no-init`,
+  MOSH_PREDICTION_OVERWRITE=yes for `-o`; MOSH_ESCAPE_KEY and MOSH_TITLE_NOPREFIX reach it
+  through the inherited environment. A `--client=PATH` is exec'd with them and with
+  `-# '<original args> |'` for ps.
 
 Where we differ: lines that are not MOSH lines are held back rather than echoed as they
 arrive; on success they are printed before the client starts, on failure the error is one
 line built from the most telling of them (ssh's last message, the proxy's error). Upstream's
-`die` exits with whatever errno was last set; we always exit 255 (what ssh uses). The
-mosh-client (and for `--local` the mosh-server) installed beside this `mosh` is preferred to
-the one on PATH: upstream's would not speak our protocol, and a virtualenv need not be on PATH.
+`die` exits with whatever errno was last set; we always exit 255 (what ssh uses). Our own
+client runs in this process (its modules are imported while the server starts: start-up
+time), not as a second program; for `--local`, the mosh-server installed beside this `mosh`
+is preferred to the one on PATH (a virtualenv need not be on PATH).
 """
 
 from __future__ import annotations
@@ -45,8 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeAlias
 
+from mosh_client.client_args import (
+    ClientUsageError,
+    InfoRequest,
+    parse_client_args,
+    terminal_colors,
+)
 from mosh_client.mosh_args import BIND_ANY, BIND_SSH, FakeProxyRequest, Family, MoshOptions
-from ssp.crypto import Key, MalformedKey
+from ssp.key import Key, MalformedKey
 
 EXIT_FAILURE = 255  # what ssh exits with when it fails, and upstream's usual `die` status
 LOCALE_NAMES = (
@@ -545,8 +553,11 @@ def make_plan(
     )
 
 
-def start_server(plan: Plan, options: MoshOptions) -> BootstrapOutput:
-    """Run the plan until `MOSH CONNECT`; raises BootstrapError with the reason otherwise."""
+def start_server(
+    plan: Plan, options: MoshOptions, while_waiting: Callable[[], object] = lambda: None
+) -> BootstrapOutput:
+    """Run the plan until `MOSH CONNECT`; raises BootstrapError with the reason otherwise.
+    `while_waiting` runs once the server is started, before its answer is read."""
     output = BootstrapOutput(ip=plan.known_ip)
     try:
         process = subprocess.Popen(
@@ -562,6 +573,7 @@ def start_server(plan: Plan, options: MoshOptions) -> BootstrapOutput:
             f"cannot run {plan.what!r} ({_reason(exc)}): install it, or choose another with "
             + ("--server=COMMAND" if options.local else "--ssh=COMMAND")
         ) from None
+    while_waiting()
     connected = False
     try:
         assert process.stdout is not None
@@ -585,19 +597,44 @@ def _reap(process: subprocess.Popen[bytes]) -> int:
         return process.wait()
 
 
-def run_bootstrap(options: MoshOptions, environ: Mapping[str, str]) -> NoReturn:
-    """Start the server, then become the client. Raises BootstrapError on any failure."""
-    client = options.client or find_program("mosh-client", own_directories())
-    colors = count_colors(client, environ)
-    plan = make_plan(options, colors, environ, own_path())
-    output = start_server(plan, options)
+def run_bootstrap(options: MoshOptions, environ: Mapping[str, str]) -> int:
+    """Start the server, then run the client until it ends; its exit status. Raises
+    BootstrapError on any failure before the client starts.
+
+    Our own client runs in this process, and its modules (trio, PyNaCl: most of its start-up
+    time) are imported while the server starts, so that `mosh` reaches a prompt about as fast
+    as upstream's C++ programs. A client given with --client=PATH is exec'd, as upstream does.
+    """
+    if options.client is not None:
+        _exec_client(options.client, options, environ)
+    colors = terminal_colors()
+    output = start_server(
+        make_plan(options, colors, environ, own_path()), options, while_waiting=_import_client
+    )
     ip = connect_ip(output, options)
     assert output.port is not None and output.key is not None
-    for line in output.lines:
-        if line.strip():
-            print(line)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _show_server_lines(output)
+    from mosh_client.client_run import run_client  # imported already, while the server started
+
+    env = client_environment(options, output.key, environ)
+    try:
+        config = parse_client_args([ip, str(output.port)], env)
+    except ClientUsageError as exc:
+        raise BootstrapError(str(exc)) from None
+    assert not isinstance(config, InfoRequest)
+    return run_client(config)
+
+
+def _import_client() -> None:
+    import mosh_client.client_run  # noqa: F401  (start-up time: see run_bootstrap)
+
+
+def _exec_client(client: str, options: MoshOptions, environ: Mapping[str, str]) -> NoReturn:
+    colors = count_colors(client, environ)
+    output = start_server(make_plan(options, colors, environ, own_path()), options)
+    ip = connect_ip(output, options)
+    assert output.port is not None and output.key is not None
+    _show_server_lines(output)
     try:
         os.execvpe(
             client,
@@ -608,3 +645,12 @@ def run_bootstrap(options: MoshOptions, environ: Mapping[str, str]) -> NoReturn:
         raise BootstrapError(
             f"cannot run the client {client!r} ({_reason(exc)}): give its path with --client=PATH"
         ) from None
+
+
+def _show_server_lines(output: BootstrapOutput) -> None:
+    """What the server said besides MOSH CONNECT (upstream shows it before the session)."""
+    for line in output.lines:
+        if line.strip():
+            print(line)
+    sys.stdout.flush()
+    sys.stderr.flush()

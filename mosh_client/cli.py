@@ -1,41 +1,27 @@
-"""Entry points of `mosh-client` and `mosh`."""
+"""Entry points of `mosh-client` and `mosh`.
+
+Both start in a fresh interpreter, and the `mosh` wrapper runs `mosh-client -c` before every
+session, so each imports only what it needs when it needs it: no trio, structlog, PyNaCl or
+pyte until a session starts (tests/unit/test_startup_imports.py keeps it so). The session
+itself is in `mosh_client.client_run`; the wrapper's bootstrap in `mosh_client.bootstrap`.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import version
 
-import structlog
-import trio
-
-from mosh_client.app import ClientApp, ExitStatus, print_exit_message
-from mosh_client.bootstrap import EXIT_FAILURE, BootstrapError, run_bootstrap, run_fake_proxy
 from mosh_client.client_args import (
-    ClientConfig,
     ClientUsageError,
     InfoRequest,
     parse_client_args,
+    terminal_colors,
     usage,
 )
-from mosh_client.mosh_args import FakeProxyRequest, MoshUsageError, parse_mosh_args
-from mosh_client.mosh_args import InfoRequest as MoshInfoRequest
-from mosh_client.mosh_args import usage as mosh_usage
-from mosh_client.terminal import NotATerminal
-
-
-def _quiet_logging() -> None:
-    """The client owns the terminal: log events must never be printed onto it."""
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
-        logger_factory=structlog.ReturnLoggerFactory(),  # returns, never prints
-    )
 
 
 def client_main(argv: Sequence[str] | None = None) -> int:
-    _quiet_logging()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         config = parse_client_args(args, os.environ)
@@ -46,46 +32,42 @@ def client_main(argv: Sequence[str] | None = None) -> int:
         if config.what == "help":
             print(usage())
         elif config.what == "version":
-            print(f"mosh-client (moshd {version('moshd')})")
+            print(f"mosh-client (moshd {_version()})")
         else:
-            print(_terminal_colors())
+            print(terminal_colors())
         return 0
-    try:
-        status = trio.run(_run_client, config)
-    except NotATerminal as exc:
-        print(f"mosh-client: {exc}", file=sys.stderr)
-        return 1
-    print_exit_message(status, config.host, config.port)
-    return 0 if status.clean else 1
+    # Imported here: trio, structlog and PyNaCl would slow `mosh-client -c` (start-up time).
+    from mosh_client.client_run import run_client
+
+    return run_client(config)
 
 
-async def _run_client(config: ClientConfig) -> ExitStatus:
-    return await ClientApp(config).run()
+def _version() -> str:
+    # Imported here: importlib.metadata costs start-up time and only --version needs it.
+    from importlib.metadata import version
 
-
-def _terminal_colors() -> int:
-    """`mosh-client -c`: how many colours the local terminal has (as the wrapper asks)."""
-    import curses
-
-    try:
-        curses.setupterm()
-    except curses.error:
-        return 8
-    return max(curses.tigetnum("colors"), 8)
+    return version("moshd")
 
 
 def mosh_main(argv: Sequence[str] | None = None) -> int:
     """`mosh [options] [--] [user@]host [command...]`: bootstrap over ssh, become the client."""
+    # Imported here: `mosh-client`, whose entry point shares this module, never needs the
+    # wrapper's bootstrap (start-up time).
+    from mosh_client.bootstrap import EXIT_FAILURE, BootstrapError, run_bootstrap, run_fake_proxy
+    from mosh_client.mosh_args import FakeProxyRequest, MoshUsageError, parse_mosh_args
+    from mosh_client.mosh_args import InfoRequest as MoshInfoRequest
+    from mosh_client.mosh_args import usage as mosh_usage
+
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         request = parse_mosh_args(args, os.environ)
         if isinstance(request, MoshInfoRequest):
-            text = mosh_usage() if request.what == "help" else f"mosh (moshd {version('moshd')})\n"
+            text = mosh_usage() if request.what == "help" else f"mosh (moshd {_version()})\n"
             print(text, end="")
             return 0
         if isinstance(request, FakeProxyRequest):
             return run_fake_proxy(request)
-        run_bootstrap(request, os.environ)  # only returns by raising: it becomes the client
+        return run_bootstrap(request, os.environ)  # the client's exit status
     except (MoshUsageError, BootstrapError) as exc:
         print(f"mosh: {exc}", file=sys.stderr)
         return EXIT_FAILURE

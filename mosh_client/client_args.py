@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from mosh_client.escape import DEFAULT_ESCAPE_KEY, parse_escape_key
-from ssp.crypto import Key, MalformedKey
+from ssp.key import Key, MalformedKey
 
 PredictionMode = Literal["adaptive", "always", "never", "experimental"]
 PREDICTION_MODES: tuple[PredictionMode, ...] = get_args(PredictionMode)
@@ -158,3 +158,14 @@ def parse_prediction_mode(value: str | None) -> PredictionMode:
         f"Unknown prediction mode {value!r} in MOSH_PREDICTION_DISPLAY "
         f"(expected one of: {', '.join(PREDICTION_MODES)})"
     )
+
+
+def terminal_colors() -> int:
+    """`mosh-client -c`: how many colours the local terminal has (as the wrapper asks)."""
+    import curses  # only `-c` and the wrapper need it (start-up time)
+
+    try:
+        curses.setupterm()
+    except curses.error:
+        return 8
+    return max(curses.tigetnum("colors"), 8)

@@ -13,7 +13,6 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
 import trio
 
 from ssp.crypto import Key
@@ -23,7 +22,6 @@ from ssp.userstream import UserStream
 
 OLD_SOCKET_LINGER = 60.0
 MAX_OLD_SOCKETS = 10
-_log = structlog.get_logger("mosh_client.network")
 
 
 @dataclass(eq=False)
@@ -47,11 +45,20 @@ class ClientNetwork:
         self._on_events = on_events
         self._sockets: list[_ClientSocket] = []
         self._wakeup = trio.Event()
+        self._progress = trio.Event()
         self._nursery: trio.Nursery | None = None
 
     def wake(self) -> None:
         """Something changed (a keystroke, a shutdown request): send what is due now."""
         self._wakeup.set()
+
+    async def wait_progress(self) -> None:
+        """Until the endpoint next sent or received something (its state may have moved)."""
+        await self._progress.wait()
+
+    def _note_progress(self) -> None:
+        self._progress.set()
+        self._progress = trio.Event()
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -62,18 +69,21 @@ class ClientNetwork:
                 if self.endpoint.port_hop_due(now):
                     self._open_socket()
                     self.endpoint.note_port_hop(now)
-                    _log.debug("client.port_hop", sockets=len(self._sockets))
                 self._retire_old_sockets(now)
                 current = self._sockets[-1].sock
                 for datagram, addr in self.endpoint.datagrams_to_send(now):
                     # No route right now (roaming, offline) is as good as a lost datagram.
                     with contextlib.suppress(OSError):
                         await current.sendto(datagram, addr)  # type: ignore[call-overload]
-                # Port hopping depends only on time passing: look again at least once a second.
-                deadline = min(self.endpoint.next_deadline(), now + 1.0)
-                with trio.move_on_at(deadline):
+                self._note_progress()
+                # Sleep until something is due: nothing here polls (clients run on batteries).
+                with trio.move_on_at(self._next_wakeup()):
                     await self._wakeup.wait()
                 self._wakeup = trio.Event()
+
+    def _next_wakeup(self) -> float:
+        retire = [e.retired_at + OLD_SOCKET_LINGER for e in self._sockets[:-1]]
+        return min(self.endpoint.next_deadline(), self.endpoint.port_hop_time(), *retire)
 
     def _open_socket(self) -> None:
         assert self._nursery is not None
@@ -103,6 +113,6 @@ class ClientNetwork:
                     events = self.endpoint.receive_datagram(data, addr, trio.current_time())
                     if events:
                         self._on_events(events)
-                    self._wakeup.set()
+                    self._wakeup.set()  # the send loop notes the progress once it has run
             finally:
                 entry.sock.close()

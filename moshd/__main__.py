@@ -2,6 +2,6 @@
 
 import sys
 
-from moshd.cli import daemon_main
+from moshd.daemon_cli import daemon_main
 
 sys.exit(daemon_main())

@@ -60,6 +60,8 @@ class Daemon:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
         self.sessions: dict[str, Session] = {}
+        self._no_sessions = trio.Event()  # set while no session is left, for a clean stop
+        self._no_sessions.set()
         self._udp: UdpPorts | None = None
         self._session_nursery: trio.Nursery | None = None
         self._stopping = False
@@ -153,8 +155,7 @@ class Daemon:
             session.child.hangup()
             session.request_close(CloseReason.DAEMON_STOPPING)
         with trio.move_on_after(self.config.stop_grace):
-            while self.sessions:
-                await trio.sleep(0.02)
+            await self._no_sessions.wait()
         if self._session_nursery is not None:
             self._session_nursery.cancel_scope.cancel()
 
@@ -220,6 +221,8 @@ class Daemon:
             SessionTimeouts(request.network_timeout, request.signal_timeout),
         )
         self.sessions[session.session_id] = session
+        if self._no_sessions.is_set():
+            self._no_sessions = trio.Event()
         udp.routes[session.connection_id] = session.deliver
         self._session_nursery.start_soon(self._supervise, session)
         self.config.notifier.status(self._status_text())
@@ -264,6 +267,8 @@ class Daemon:
         finally:
             session.udp.routes.pop(session.connection_id, None)
             self.sessions.pop(session.session_id, None)
+            if not self.sessions:
+                self._no_sessions.set()
             if self._udp is not None:
                 self._udp.release(session.udp)
             session.child.hangup()

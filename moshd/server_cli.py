@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeAlias
 
 from moshd import __version__
-from moshd.control import (
+from moshd.control_protocol import (
     MAX_COLORS,
     NewRequest,
     PortRange,

@@ -27,7 +27,6 @@ from moshd.pty import PtyChild
 from moshd.udp import UdpPort
 from ssp.crypto import Key
 from ssp.screen import Framebuffer
-from ssp.timing import ECHO_TIMEOUT
 from ssp.transport import (
     Endpoint,
     Event,
@@ -113,7 +112,6 @@ class Session:
         self._pty_eof = trio.Event()
         self._screen_dirty = False
         self._consumed = 0  # user-stream events already given to the application
-        self._echo_check_at = math.inf
         self._logged_srtt: float | None = None
         self._logged_rtt_at = -math.inf
 
@@ -125,9 +123,10 @@ class Session:
             self._wakeup.set()
 
     def request_close(self, reason: CloseReason) -> None:
+        """End the session (the first reason given is the one that counts)."""
         if self.close_reason is None:
             self.close_reason = reason
-        self._wakeup.set()
+            self._wakeup.set()
 
     def signal_timeout_expired(self) -> bool:
         """SIGUSR1 semantics: end if without contact for MOSH_SERVER_SIGNAL_TMOUT seconds."""
@@ -204,7 +203,7 @@ class Session:
                 data, addr = self._inbox.popleft()
                 self._handle_events(endpoint.receive_datagram(data, addr, now), now)
             self._check_timers(now)
-            if self._screen_dirty or now >= self._echo_check_at:
+            if self._screen_dirty or now >= endpoint.echo_ack_time():
                 self._publish_frame(now)
 
             if self.close_reason is not None:
@@ -231,7 +230,6 @@ class Session:
         for event in events:
             if isinstance(event, RemoteStateChanged):
                 self._take_user_input()
-                self._echo_check_at = min(self._echo_check_at, now + ECHO_TIMEOUT)
             elif isinstance(event, PeerAddressChanged):
                 if event.old is None:
                     self.log.info("session.attached", peer=format_peer(event.new))
@@ -260,13 +258,8 @@ class Session:
                 self._screen_dirty = True
 
     def _publish_frame(self, now: float) -> None:
-        echo_ack = self.endpoint.newest_remote_num_settled(now)
-        if echo_ack < self.endpoint.remote_state_num:
-            self._echo_check_at = now + ECHO_TIMEOUT  # more input still settling
-        else:
-            self._echo_check_at = math.inf
-        current = self.endpoint.local_state
-        if not self._screen_dirty and echo_ack == current.echo_ack:
+        echo_ack = self.endpoint.echo_ack(now)
+        if not self._screen_dirty and echo_ack == self.endpoint.local_state.echo_ack:
             return
         self._screen_dirty = False
         self.endpoint.set_local_state(self.emulator.snapshot(echo_ack), now)
@@ -280,6 +273,8 @@ class Session:
         )
 
     def _check_timers(self, now: float) -> None:
+        if self.close_reason is not None:
+            return  # already ending: the timeouts have done their job
         if self.endpoint.last_heard is None and now - self._started >= NO_CLIENT_TIMEOUT:
             self.request_close(CloseReason.NO_CLIENT)
         network = self.timeouts.network
@@ -287,7 +282,7 @@ class Session:
             self.request_close(CloseReason.NETWORK_TIMEOUT)
 
     def _next_timer(self, now: float) -> float:
-        deadlines = [self._echo_check_at]
+        deadlines = [self.endpoint.echo_ack_time()]
         if self.close_reason is not None:
             if self.endpoint.peer is None:
                 deadlines.append(self._started + NO_CLIENT_TIMEOUT)  # waiting for a client

@@ -155,10 +155,13 @@ class Sender(Generic[S]):
     def shutdown_ack_timed_out(self, now: float) -> bool:
         if not self.shutdown_in_progress or self.shutdown_acknowledged():
             return False
-        return (
-            self._shutdown_tries >= SHUTDOWN_RETRIES
-            or now - self._shutdown_start >= ACTIVE_RETRY_TIMEOUT
-        )
+        return self._shutdown_tries >= SHUTDOWN_RETRIES or now >= self.shutdown_give_up_time()
+
+    def shutdown_give_up_time(self) -> float:
+        """When an unanswered shutdown is abandoned by time (it may be sooner, by tries)."""
+        if not self.shutdown_in_progress or self.shutdown_acknowledged():
+            return NEVER
+        return self._shutdown_start + ACTIVE_RETRY_TIMEOUT
 
     def counterparty_shutdown_ack_sent(self) -> bool:
         return self.last_ack_sent == SHUTDOWN_NUM

@@ -14,6 +14,7 @@ are counted and dropped without changing any state.
 from __future__ import annotations
 
 import bisect
+import collections
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
@@ -168,6 +169,8 @@ class Endpoint(Generic[L, R]):
         self._received: list[ReceivedState[R]] = [ReceivedState(now, 0, remote_state.copy())]
         self._assembly = FragmentAssembly()
         self._quench_until = 0.0
+        self._input_states: collections.deque[tuple[int, float]] = collections.deque()
+        self._echo_ack = 0
         self._shutdown_ack_reported = False
 
     # --- local state ---------------------------------------------------------------------------
@@ -207,13 +210,19 @@ class Endpoint(Generic[L, R]):
         for received in reversed(self._received):
             received.state.subtract(oldest)
 
-    def newest_remote_num_settled(self, now: float) -> int:
-        """Newest remote state received at least ECHO_TIMEOUT ago: the server's echo_ack."""
-        settled = 0
-        for received in self._received:
-            if received.timestamp <= now - ECHO_TIMEOUT and received.num != SHUTDOWN_NUM:
-                settled = received.num
-        return settled
+    def echo_ack(self, now: float) -> int:
+        """The server's echo_ack: the newest remote state that brought the application input
+        at least ECHO_TIMEOUT ago. States without input (acks, heartbeats) never move it: if
+        they did, each ack would change the screen state, whose frame the client acks, and an
+        idle session would ping-pong several datagrams a second."""
+        pending = self._input_states
+        while pending and pending[0][1] <= now - ECHO_TIMEOUT:
+            self._echo_ack = max(self._echo_ack, pending.popleft()[0])
+        return self._echo_ack
+
+    def echo_ack_time(self) -> float:
+        """When `echo_ack` next moves (may be inf)."""
+        return self._input_states[0][1] + ECHO_TIMEOUT if self._input_states else float("inf")
 
     # --- shutdown ------------------------------------------------------------------------------
     def start_shutdown(self, now: float) -> None:
@@ -233,13 +242,15 @@ class Endpoint(Generic[L, R]):
         return self._sender.counterparty_shutdown_ack_sent()
 
     # --- client port hopping -------------------------------------------------------------------
+    def port_hop_time(self) -> float:
+        """When the client should open a new source port (a dead NAT mapping is likely) if no
+        round trip succeeds before then; an event loop sleeps until this or `next_deadline`."""
+        if self.role != "client":
+            return float("inf")
+        return max(self._last_port_hop, self.last_roundtrip_success) + PORT_HOP_INTERVAL
+
     def port_hop_due(self, now: float) -> bool:
-        """True when the client should open a new source port (a dead NAT mapping is likely)."""
-        return (
-            self.role == "client"
-            and now - self._last_port_hop >= PORT_HOP_INTERVAL
-            and now - self.last_roundtrip_success >= PORT_HOP_INTERVAL
-        )
+        return now >= self.port_hop_time()
 
     def note_port_hop(self, now: float) -> None:
         self._last_port_hop = now
@@ -351,6 +362,8 @@ class Endpoint(Generic[L, R]):
         self._sender.set_ack_num(self._received[-1].num)
         if inst.diff:
             self._sender.set_data_ack(now)
+            if inst.new_num != SHUTDOWN_NUM:
+                self._input_states.append((inst.new_num, now))
         self._sender.calculate_timers(now)
         if self._received[-1].num != newest_before:
             events.append(RemoteStateChanged(self._received[-1].num))
@@ -380,7 +393,7 @@ class Endpoint(Generic[L, R]):
             (self._seal(fragment, now, reply if index == 0 else NO_TIMESTAMP), peer)
             for index, fragment in enumerate(fragments)
         ]
-        if self._redundancy_pays(fragments):
+        if self._redundancy_pays(datagrams):
             # Beyond upstream: on a lossy link one lost datagram would cost the user an RTO.
             # The copy is a datagram of its own (its own sequence number), so the peer's loss
             # estimate still sees what the link loses; the peer keeps whichever comes first.
@@ -388,22 +401,24 @@ class Endpoint(Generic[L, R]):
             self.redundant_copies += 1
         return datagrams
 
-    def _redundancy_pays(self, fragments: list[bytes]) -> bool:
+    def _redundancy_pays(self, datagrams: list[tuple[bytes, Address]]) -> bool:
         """Only a single small datagram that a person is waiting for, on a link that loses
         datagrams: the extra bytes are bounded by the user's input rate."""
         return (
-            len(fragments) == 1
+            len(datagrams) == 1
             and self._sender.sent_urgent
             and self.loss.rate >= REDUNDANCY_MIN_LOSS
-            and len(fragments[0]) + DATAGRAM_OVERHEAD <= REDUNDANCY_MAX_BYTES
+            and len(datagrams[0][0]) <= REDUNDANCY_MAX_BYTES
         )
 
     def next_deadline(self) -> float:
-        """Monotonic time at which `datagrams_to_send` next has something to do (may be inf)."""
+        """Monotonic time at which `datagrams_to_send` next has something to do, or at which
+        an unanswered shutdown gives up (`shutdown_ack_timed_out`); may be inf."""
+        give_up = self._sender.shutdown_give_up_time()
         if self.peer is None or self._detached:
-            return float("inf")
+            return give_up
         deadline = self._sender.next_deadline()
-        return float("inf") if self._is_association_stale(deadline) else deadline
+        return min(give_up, float("inf") if self._is_association_stale(deadline) else deadline)
 
     def _is_association_stale(self, now: float) -> bool:
         """A server learns its client's address from the client's datagrams, and stops talking

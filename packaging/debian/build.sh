@@ -106,9 +106,11 @@ done
 for command in mosh mosh-client mosh-server moshd; do
     [ -x "$venv/bin/$command" ] || die "pip did not install the $command script"
 done
-# The entry points' modules import with the bundled dependencies alone.
+# The entry points' modules, and the ones they import only when needed (trio, PyNaCl...),
+# import with the bundled dependencies alone.
 # -B: byte-code written now would record the staging paths.
-"$venv/bin/python" -I -B -c 'import mosh_client.cli, moshd.cli, ssp'
+"$venv/bin/python" -I -B -c \
+    'import mosh_client.cli, mosh_client.client_run, moshd.cli, moshd.daemon_cli, ssp.crypto'
 
 # 3. Byte-code, compiled now so that nobody's first run pays for it and nothing is written
 #    under /usr at run time. checked-hash: valid whatever the files' mtimes, and stale .pyc are

@@ -34,6 +34,7 @@ class Side:
     client_argv: list[str]
     env: dict[str, str]  # for the client (MOSH_KEY included)
     port: int
+    server_pid: int | None = None  # moshd's daemon, or upstream's per-session mosh-server
 
 
 @contextlib.contextmanager
@@ -43,7 +44,8 @@ def ours(*command: str, ports: str = "64800:64899") -> Iterator[Side]:
     try:
         session = daemon.new_session(*(command or SHELL))
         env = dict(daemon.env, MOSH_KEY=session.key)
-        yield Side("moshd", [str(BIN / "mosh-client")], env, session.port)
+        server_pid = daemon.process.pid if daemon.process is not None else None
+        yield Side("moshd", [str(BIN / "mosh-client")], env, session.port, server_pid)
     finally:
         daemon.stop()
 
@@ -77,6 +79,7 @@ def upstream(*command: str, port: int = 64950) -> Iterator[Side]:
             [str(UPSTREAM_CLIENT)],
             dict(env, MOSH_KEY=match.group(2)),
             int(match.group(1)),
+            int(pid.group(1)) if pid else None,
         )
     finally:
         if pid:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 import structlog
@@ -164,8 +165,14 @@ async def test_network_timeout_ends_a_session_without_contact(daemon: Daemon) ->
         client.type(b"echo hello\r")
         await client.wait_for_text("hello")
         nursery.cancel_scope.cancel()  # the client vanishes (no goodbye)
-    await _wait_closed(daemon, str(reply["session_id"]), timeout=5)
+    wall, cpu = time.monotonic(), time.process_time()
+    # 1 s of silence, then the goodbye to the vanished client: 16 tries a frame interval apart
+    # (250 ms before the first RTT sample) = 4 s, never the spin that used to do it at once.
+    await _wait_closed(daemon, str(reply["session_id"]), timeout=8)
+    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     assert session.close_reason is CloseReason.NETWORK_TIMEOUT
+    assert wall >= 1.0
+    assert cpu < 0.2 * wall, (cpu, wall)  # the daemon sleeps between tries: no busy loop
 
 
 async def test_session_nobody_attaches_to_ends(

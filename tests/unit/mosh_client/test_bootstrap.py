@@ -42,6 +42,7 @@ from mosh_client.bootstrap import (
     start_server,
     telling_line,
 )
+from mosh_client.client_args import ClientConfig, parse_client_args
 from mosh_client.mosh_args import FakeProxyRequest, MoshOptions, parse_mosh_args
 from ssp.crypto import Key
 
@@ -374,6 +375,19 @@ def test_client_environment() -> None:
     assert env["MOSH_PREDICTION_OVERWRITE"] == "yes"
     assert env["MOSH_PREDICTION_DISPLAY"] == "always"
     assert client_environment(opts("h"), KEY, {})["MOSH_PREDICTION_DISPLAY"] == "adaptive"
+
+
+def test_the_in_process_client_gets_the_wrappers_options() -> None:
+    # `mosh` runs its own client in its process: the options must reach its configuration.
+    config = parse_client_args(
+        ["127.0.0.1", "60001"], client_environment(opts("-n", "--no-init", "h"), KEY, {})
+    )
+    assert isinstance(config, ClientConfig)
+    assert config.prediction == "never" and not config.alternate_screen
+    assert config.key == KEY
+    config = parse_client_args(["::1", "60001"], client_environment(opts("h"), KEY, {}))
+    assert isinstance(config, ClientConfig)
+    assert config.prediction == "adaptive" and config.alternate_screen
 
 
 def test_client_argv_shows_the_command_line_to_ps() -> None:

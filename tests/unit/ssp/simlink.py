@@ -84,7 +84,7 @@ class SimulatedSession:
         line = (screen.rows[-1].text.rstrip() + text)[-screen.width :]
         screen.rows[-1] = Row(tuple(line.ljust(screen.width)), (DEFAULT_RENDITION,) * screen.width)
         screen.cursor_col = min(len(line), screen.width - 1)
-        screen.echo_ack = self.server.newest_remote_num_settled(self.now)
+        screen.echo_ack = self.server.echo_ack(self.now)
         self.server.set_local_state(screen, self.now)
 
     def _server_consumes(self) -> None:

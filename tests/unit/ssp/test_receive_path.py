@@ -113,7 +113,7 @@ class Link:
         screen = self.server.local_state.copy()
         screen.rows[0] = Row(tuple(self.echoed.ljust(80)[:80]), (DEFAULT_RENDITION,) * 80)
         screen.cursor_col = min(len(self.echoed), 79)
-        screen.echo_ack = self.server.newest_remote_num_settled(self.now)
+        screen.echo_ack = self.server.echo_ack(self.now)
         self.server.set_local_state(screen, self.now)
 
     def flush(self) -> None:

@@ -207,3 +207,21 @@ def test_an_isolated_echo_is_not_delayed_by_a_recent_ack() -> None:
         session.run_until(typed_at + 0.15)  # a key every 150 ms, as a person types
     # RTT plus the server's collection delay, never an extra frame interval (125 ms here).
     assert max(latencies) <= 0.25 + 0.015, latencies
+
+
+def test_echo_ack_moves_only_for_states_that_carried_input() -> None:
+    session = SimulatedSession(11, LinkProfile(delay=0.01), LinkProfile(delay=0.01))
+    session.type(b"a")
+    typed_num = session.client.last_sent_num + 1  # the state the keystroke goes out as
+    session.run_until(session.now + 0.02)
+    assert session.server.remote_state_num == typed_num
+    assert session.server.echo_ack(session.now) == 0  # the application has had it < 50 ms
+    due = session.server.echo_ack_time()
+    assert due == pytest.approx(session.now + 0.05 - 0.01, abs=0.002)
+    assert session.server.echo_ack(due) == typed_num
+    # Acks and heartbeats are new states too, but without input: an echo_ack that followed
+    # them would change the screen state at every ack, and an idle session would ping-pong.
+    session.run_until(session.now + 10.0)
+    assert session.server.remote_state_num > typed_num
+    assert session.server.echo_ack(session.now) == typed_num
+    assert session.server.echo_ack_time() == float("inf")
