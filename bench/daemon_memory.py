@@ -1,6 +1,6 @@
 """Daemon memory and idle CPU per session, beside upstream mosh-server where it is installed.
 
-    python bench/daemon_memory.py [--sessions 1,10,50]
+    python bench/daemon_memory.py [--sessions 1,10,100,1000]
 
 Starts a private moshd (its own runtime dir, loopback, ports 63000-63999), opens idle sessions
 running `sleep`, and reads the daemon's resident set size from /proc. Upstream runs one
@@ -106,7 +106,7 @@ def measure_upstream() -> int | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", default="1,10,50")
+    parser.add_argument("--sessions", default="1,10,100,1000")
     counts = [int(n) for n in parser.parse_args().sessions.split(",")]
     results = measure_moshd(counts)
     upstream = measure_upstream()

@@ -24,8 +24,9 @@ from mosh_client.network import ClientNetwork
 from mosh_client.overlay import compose, notification_refresh_interval, notification_text
 from mosh_client.prediction import PredictionEngine
 from mosh_client.terminal import RawTerminal, window_size
+from ssp.lifecycle import Closed, Ending
 from ssp.screen import Framebuffer
-from ssp.transport import Event, ShutdownRequested
+from ssp.transport import Event
 
 MIN_FRAME_INTERVAL = 0.010  # at most 100 draws a second; the network paces frames anyway
 GUESS_TICK = 0.05
@@ -35,6 +36,7 @@ GUESS_TICK = 0.05
 class ExitStatus:
     clean: bool = False
     ever_connected: bool = False
+    server_ended: bool = False  # the server asked to shut down (the shell exited, a kill...)
 
 
 class ClientApp:
@@ -51,7 +53,6 @@ class ClientApp:
         self.size = window_size(stdout_fd)
         self.started = trio.current_time()
         self._quitting = False
-        self._server_quit = False
         self._done = trio.Event()
         self._render_wanted = trio.Event()
         self._backlog = b""  # drawn but not yet taken by the terminal
@@ -72,7 +73,6 @@ class ClientApp:
                         nursery.start_soon(self._input_task, terminal)
                         nursery.start_soon(self._render_task)
                         nursery.start_soon(self._signal_task, terminal)
-                        nursery.start_soon(self._shutdown_watch)
                         await self._done.wait()
                         nursery.cancel_scope.cancel()
                 finally:
@@ -89,32 +89,19 @@ class ClientApp:
             self.network.wake()
             self._want_render()
 
-    async def _shutdown_watch(self) -> None:
-        """Ends the client once the shutdown handshake is over, whichever side began it.
-        Only the network's progress can move it, so it sleeps until then: no polling."""
-        while not self._handshake_over(trio.current_time()):
-            await self.network.wait_progress()
-        self.status.ever_connected = self.network.endpoint.last_heard is not None
-        self._done.set()
-
-    def _handshake_over(self, now: float) -> bool:
-        endpoint = self.network.endpoint
-        if self._server_quit and endpoint.counterparty_shutdown_ack_sent():
-            self.status.clean = True
-            return True
-        if self._quitting:
-            if endpoint.shutdown_acknowledged():
-                self.status.clean = True
-                return True
-            return endpoint.shutdown_ack_timed_out(now) or endpoint.last_heard is None
-        return False
-
     # --- events from the network --------------------------------------------------------------
     def _on_events(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, ShutdownRequested):
-                self._server_quit = True
+            if isinstance(event, Closed):
+                self._session_over(event.ending)
         self._want_render()
+
+    def _session_over(self, ending: Ending) -> None:
+        """The connection has ended (ssp.lifecycle): whoever began it, the client is done."""
+        self.status.clean = ending.clean
+        self.status.server_ended = ending is Ending.PEER_CLOSED
+        self.status.ever_connected = self.network.endpoint.last_heard is not None
+        self._done.set()
 
     # --- input ---------------------------------------------------------------------------------
     async def _input_task(self, terminal: RawTerminal) -> None:
@@ -286,21 +273,30 @@ def _restore_flags(saved: dict[int, bool]) -> None:
 
 
 def exit_message(status: ExitStatus, host: str, port: int) -> str | None:
-    """What to tell the user once the terminal is restored (upstream's wording)."""
+    """What to tell the user once the terminal is restored (upstream's wording where it has
+    one). `Display.close()` leaves the cursor at the start of a line; the diagnostics keep a
+    blank line above them, as upstream's do."""
     if not status.ever_connected:
+        # Nothing ever came back: from here, a dead session, a wrong key and a firewall that
+        # drops UDP all look the same, so name them all rather than guess.
         return (
-            f"mosh did not make a successful connection to {host}:{port}.\n"
-            f"Please verify that UDP port {port} is not firewalled and can reach the server.\n"
+            f"\nmosh did not make a successful connection to {host}:{port}.\n"
+            "No reply came from the server: the session may have ended or never existed,\n"
+            f"the key may be wrong, or a firewall may block UDP port {port}.\n"
         )
     if not status.clean:
         return (
-            "mosh did not shut down cleanly. Please note that the\n"
+            "\nmosh did not shut down cleanly. Please note that the\n"
             "mosh-server process may still be running on the server.\n"
         )
+    if status.server_ended:
+        # The protocol carries no reason, so say only that it is over (upstream's line).
+        return "[mosh is exiting.]\n"
     return None
 
 
 def print_exit_message(status: ExitStatus, host: str, port: int) -> None:
     message = exit_message(status, host, port)
     if message:
-        sys.stderr.write("\n" + message)
+        sys.stderr.write(message)
+        sys.stderr.flush()

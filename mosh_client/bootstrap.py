@@ -605,6 +605,7 @@ def run_bootstrap(options: MoshOptions, environ: Mapping[str, str]) -> int:
     time) are imported while the server starts, so that `mosh` reaches a prompt about as fast
     as upstream's C++ programs. A client given with --client=PATH is exec'd, as upstream does.
     """
+    require_terminal()  # before any server starts: both clients need one
     if options.client is not None:
         _exec_client(options.client, options, environ)
     colors = terminal_colors()
@@ -623,6 +624,17 @@ def run_bootstrap(options: MoshOptions, environ: Mapping[str, str]) -> int:
         raise BootstrapError(str(exc)) from None
     assert not isinstance(config, InfoRequest)
     return run_client(config)
+
+
+def require_terminal(fd: int = 0) -> None:
+    """Raise BootstrapError unless `fd` (stdin) is a terminal. The client puts it in raw mode
+    to read keystrokes; found out only after the server started, that would leave a session
+    (and its login shell) behind for nobody."""
+    if not os.isatty(fd):
+        raise BootstrapError(
+            "standard input is not a terminal: mosh needs one for the session "
+            "(no session was started)"
+        )
 
 
 def _import_client() -> None:

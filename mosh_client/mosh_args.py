@@ -169,11 +169,18 @@ def parse_mosh_args(
     family = parse_family(values.get("family", DEFAULT_FAMILY))
     if values.get("fake-proxy") == "yes":
         return _fake_proxy_request(positional, family)
+    # The values are checked before the host is looked for, as upstream does: an option
+    # that takes a value eats the next word, so `mosh --predict HOST` must say that HOST is
+    # no prediction mode, not that the host is missing.
+    predict = choose_prediction(values.get("predict"), environ)
+    remote_ip = parse_remote_ip(values.get("experimental-remote-ip", "proxy"))
+    port_request = check_port_request(values["port"]) if "port" in values else None
+    bind_server = parse_bind_server(values.get("bind-server", BIND_SSH))
+    ssh = parse_ssh_command(values["ssh"]) if "ssh" in values else ("ssh",)
     if not positional:
         raise MoshUsageError("no host given: mosh [options] [--] [user@]host [command...]")
     userhost, *command = positional
     local = "local" in values
-    bind_server = parse_bind_server(values.get("bind-server", BIND_SSH))
     if local:
         check_local_host(userhost)
     return MoshOptions(
@@ -181,16 +188,16 @@ def parse_mosh_args(
         command=tuple(command),
         client=values.get("client"),
         server=values.get("server"),
-        ssh=parse_ssh_command(values["ssh"]) if "ssh" in values else ("ssh",),
-        predict=choose_prediction(values.get("predict"), environ),
+        ssh=ssh,
+        predict=predict,
         predict_overwrite=values.get("predict-overwrite") == "yes",
         family=family,
-        port_request=check_port_request(values["port"]) if "port" in values else None,
+        port_request=port_request,
         bind_server=bind_server,
         term_init=values.get("init", "yes") == "yes",
         local=local,
         ssh_pty=values.get("ssh-pty", "yes") == "yes",
-        remote_ip=parse_remote_ip(values.get("experimental-remote-ip", "proxy")),
+        remote_ip=remote_ip,
         argv=tuple(argv),
     )
 

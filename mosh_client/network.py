@@ -45,20 +45,11 @@ class ClientNetwork:
         self._on_events = on_events
         self._sockets: list[_ClientSocket] = []
         self._wakeup = trio.Event()
-        self._progress = trio.Event()
         self._nursery: trio.Nursery | None = None
 
     def wake(self) -> None:
         """Something changed (a keystroke, a shutdown request): send what is due now."""
         self._wakeup.set()
-
-    async def wait_progress(self) -> None:
-        """Until the endpoint next sent or received something (its state may have moved)."""
-        await self._progress.wait()
-
-    def _note_progress(self) -> None:
-        self._progress.set()
-        self._progress = trio.Event()
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -75,7 +66,9 @@ class ClientNetwork:
                     # No route right now (roaming, offline) is as good as a lost datagram.
                     with contextlib.suppress(OSError):
                         await current.sendto(datagram, addr)  # type: ignore[call-overload]
-                self._note_progress()
+                events = self.endpoint.take_events()  # how the connection ended, if it did
+                if events:
+                    self._on_events(events)
                 # Sleep until something is due: nothing here polls (clients run on batteries).
                 with trio.move_on_at(self._next_wakeup()):
                     await self._wakeup.wait()
@@ -113,6 +106,6 @@ class ClientNetwork:
                     events = self.endpoint.receive_datagram(data, addr, trio.current_time())
                     if events:
                         self._on_events(events)
-                    self._wakeup.set()  # the send loop notes the progress once it has run
+                    self._wakeup.set()
             finally:
                 entry.sock.close()

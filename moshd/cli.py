@@ -19,13 +19,19 @@ from typing import Any
 
 from moshd import __version__
 from moshd.control_protocol import (
+    MAX_LINE_BYTES,
     DaemonUnreachable,
     KillRequest,
     ListRequest,
+    NewRequest,
+    ProtocolError,
     Request,
     StatusRequest,
+    check_environment_size,
     control_socket_path,
+    encode_line,
     request,
+    request_to_json,
 )
 from moshd.server_cli import (
     HelpCommand,
@@ -37,11 +43,33 @@ from moshd.server_cli import (
     VersionCommand,
     format_session_list,
     format_status,
+    format_unreachable,
     parse_server_args,
     print_connect,
 )
 
 DAEMON_START_TIMEOUT = 10.0
+
+# What a detached moshd keeps of the environment of the `mosh-server new` that starts it: what
+# the daemon itself reads. Nothing else: a session gets its own caller's environment, so the
+# first caller's secrets, SSH_* and NOTIFY_SOCKET (which would make the daemon believe it runs
+# under systemd) have no business in the daemon.
+_DAEMON_VARIABLES = frozenset(
+    {
+        "PATH",  # `locale -a`
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "XDG_RUNTIME_DIR",  # where the control socket lives
+        "LANG",
+        "LANGUAGE",
+        # how this interpreter found the moshd package, which the daemon imports too
+        "PYTHONPATH",
+        "PYTHONHOME",
+    }
+)
+_DAEMON_PREFIXES = ("MOSHD_", "LC_")  # its settings (MOSHD_PORT, MOSHD_BIND, ...), the locale
 
 
 # --- moshd ------------------------------------------------------------------------------------
@@ -75,10 +103,7 @@ def server_main(argv: Sequence[str] | None = None) -> int:
         elif isinstance(command, StatusCommand):
             print(format_status(_ask(control, StatusRequest(), start_daemon=False)))
     except DaemonUnreachable as exc:
-        if isinstance(command, NewCommand):
-            print(f"mosh-server: cannot reach or start moshd: {exc}", file=sys.stderr)
-        else:
-            print(f"mosh-server: moshd is not running ({exc})", file=sys.stderr)
+        print(format_unreachable(command, exc), file=sys.stderr)
         return 1
     except _Refused as exc:
         print(f"mosh-server: {exc}", file=sys.stderr)
@@ -95,7 +120,13 @@ def _new_session(control: Path, command: NewCommand) -> int:
         command.to_request(),
         network_timeout=_timeout_from_env("MOSH_SERVER_NETWORK_TMOUT"),
         signal_timeout=_timeout_from_env("MOSH_SERVER_SIGNAL_TMOUT"),
+        caller_env=caller_environment(os.environ),
+        umask=caller_umask(),
     )
+    try:
+        check_new_request_size(req)
+    except ProtocolError as exc:
+        raise _Refused(str(exc)) from None
     reply = _ask(control, req, start_daemon=True)
     print_connect(reply["port"], reply["key"], sys.stdout)
     print(
@@ -104,6 +135,45 @@ def _new_session(control: Path, command: NewCommand) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def caller_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment to send for the session: all of ours that JSON can carry.
+
+    A variable that is not UTF-8 (os.environ holds it with surrogate escapes) is left out:
+    the control protocol is UTF-8 JSON text.
+    """
+    return {
+        name: value for name, value in env.items() if _is_utf8_text(name) and _is_utf8_text(value)
+    }
+
+
+def _is_utf8_text(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def caller_umask() -> int:
+    """Our umask. Reading it means setting it; this process has a single thread, so nothing
+    can create a file between the two calls."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def check_new_request_size(req: NewRequest) -> None:
+    """Refuse, before starting any daemon, an environment moshd would refuse (ProtocolError)."""
+    if req.caller_env is not None:
+        check_environment_size(req.caller_env)
+    size = len(encode_line(request_to_json(req)))
+    if size > MAX_LINE_BYTES:
+        raise ProtocolError(
+            f"the environment is too large to send to moshd: the request is {size} bytes, "
+            f"moshd reads at most {MAX_LINE_BYTES}"
+        )
 
 
 def _timeout_from_env(name: str) -> int | None:
@@ -124,16 +194,17 @@ def _ask(control: Path, req: Request, *, start_daemon: bool) -> dict[str, Any]:
     except DaemonUnreachable:
         if not start_daemon:
             raise
-        _start_daemon(control)
+        _start_daemon(control, os.environ)
         reply = request(control, req)
     if not reply.get("ok"):
         raise _Refused(reply.get("error") or reply.get("code") or "request refused")
     return reply
 
 
-def _start_daemon(control: Path) -> None:
-    """Start moshd: through the user's systemd when there is one, else as a detached process."""
-    if _user_systemd_available(os.environ):
+def _start_daemon(control: Path, env: Mapping[str, str]) -> None:
+    """Start moshd: through the user's systemd when there is one, else as a detached process
+    whose environment is only what the daemon needs of `env` (ours)."""
+    if _user_systemd_available(env):
         started = subprocess.run(
             ["systemctl", "--user", "start", "moshd.service"],
             stdin=subprocess.DEVNULL,
@@ -143,20 +214,45 @@ def _start_daemon(control: Path) -> None:
         )
         if started.returncode == 0 and _wait_for_daemon(control):
             return
-    log_path = _detached_log_path(os.environ)
+    log_path = _detached_log_path(env)
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(log_path, "ab") as log_file:
         subprocess.Popen(
-            # -P: never import a `moshd` package from whatever directory the user is in.
-            [sys.executable, "-P", "-m", "moshd", "--control", str(control)],
+            detached_daemon_argv(control, log_path),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
             start_new_session=True,  # outlives the ssh session that ran mosh-server
             close_fds=True,
+            env=detached_daemon_environment(env),
         )
     if not _wait_for_daemon(control):
         raise DaemonUnreachable(f"moshd did not come up; see {log_path}")
+
+
+def detached_daemon_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """Of `env`, only the variables the daemon itself reads (see _DAEMON_VARIABLES)."""
+    return {
+        name: value
+        for name, value in env.items()
+        if name in _DAEMON_VARIABLES or name.startswith(_DAEMON_PREFIXES)
+    }
+
+
+def detached_daemon_argv(control: Path, log_path: Path) -> list[str]:
+    """The detached moshd's command line: it logs to `log_path` itself, so that it can rotate
+    the file (its stdout and stderr point there too, for what happens before logging starts)."""
+    # -P: never import a `moshd` package from whatever directory the user is in.
+    return [
+        sys.executable,
+        "-P",
+        "-m",
+        "moshd",
+        "--control",
+        str(control),
+        "--log-file",
+        str(log_path),
+    ]
 
 
 def _user_systemd_available(env: Mapping[str, str]) -> bool:

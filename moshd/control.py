@@ -11,6 +11,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import resource
 import socket
 import stat
 import struct
@@ -61,6 +62,14 @@ from moshd.control_protocol import (
 )
 
 _LOCK_NAME = "control.lock"
+
+MAX_CONNECTIONS = 64  # control connections served at once; `mosh-server` needs one, briefly
+REPLY_TIMEOUT = 10.0  # s a client gets to take a reply (`mosh-server` waits 5 s in all)
+ACCEPT_RETRY_PAUSE = 0.1  # s between accept() attempts while it fails (trio's serve_listeners)
+# The process (EMFILE) or the whole system (ENFILE) is out of file descriptors.
+FD_EXHAUSTION_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
+CODE_BUSY = "busy"
+CODE_OUT_OF_FDS = "out_of_fds"
 
 _log = structlog.get_logger("moshd.control")
 
@@ -211,34 +220,96 @@ Authorizer: TypeAlias = Callable[[int, int], bool]
 
 
 async def serve_control(
-    listener_socket: trio.socket.SocketType | trio.SocketListener,
+    listener_socket: trio.socket.SocketType | trio.abc.Listener[trio.SocketStream],
     handler: Handler,
     own_uid: int,
     *,
     authorizer: Authorizer = authorize,
     idle_timeout: float = 60.0,
+    reply_timeout: float = REPLY_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept control connections forever, answering each request line with `handler`'s reply.
 
     A connection from another uid gets `{"ok": false, "code": "forbidden"}` and is closed.
     A handler may raise ControlError for an error reply; any other exception becomes an
-    `internal` error reply and is logged. No connection's failure stops the server.
+    `internal` error reply and is logged. No connection's failure stops the server, and
+    neither does a failing accept() (out of file descriptors): it pauses and tries again.
+    Beyond `max_connections` at once, a connection gets a `busy` error line and is closed.
     """
     listener = (
         listener_socket
-        if isinstance(listener_socket, trio.SocketListener)
+        if isinstance(listener_socket, trio.abc.Listener)
         else trio.SocketListener(listener_socket)
     )
+    limits = _Limits(idle_timeout, reply_timeout)
+    open_connections = 0
 
     async def serve_one(stream: trio.SocketStream) -> None:
-        await _serve_connection(stream, handler, own_uid, authorizer, idle_timeout)
+        nonlocal open_connections
+        try:
+            await _serve_connection(stream, handler, own_uid, authorizer, limits)
+        finally:
+            open_connections -= 1
 
     async with trio.open_nursery() as nursery:
         task_status.started()
         while True:
-            stream = await listener.accept()
+            stream = await _accept(listener)
+            if open_connections >= max_connections:
+                await _refuse_busy(stream, max_connections, reply_timeout)
+                continue
+            open_connections += 1
             nursery.start_soon(serve_one, stream)
+
+
+class _Limits(NamedTuple):
+    idle_timeout: float  # for each request to arrive
+    reply_timeout: float  # for each reply to be taken by the client
+
+
+class _ClientStalled(Exception):
+    """The client did not read a reply within the reply timeout."""
+
+
+async def _accept(listener: trio.abc.Listener[trio.SocketStream]) -> trio.SocketStream:
+    """The next connection. accept() failing for lack of resources (EMFILE: the daemon is out
+    of file descriptors) leaves the connection queued, so retrying at once would spin: pause,
+    as trio's serve_listeners does. The failure is logged once, and its end once."""
+    failures = 0
+    while True:
+        try:
+            stream = await listener.accept()
+        except OSError as error:
+            if failures == 0:
+                _log.error(
+                    "control.accept_failed",
+                    errno=errno.errorcode.get(error.errno or 0, error.errno),
+                    error=error.strerror,
+                    out_of_fds=error.errno in FD_EXHAUSTION_ERRNOS,
+                    fd_limit=_fd_soft_limit(),
+                    retry_s=ACCEPT_RETRY_PAUSE,
+                )
+            failures += 1
+            await trio.sleep(ACCEPT_RETRY_PAUSE)
+            continue
+        if failures:
+            _log.info("control.accept_resumed", failed_attempts=failures)
+        return stream
+
+
+async def _refuse_busy(stream: trio.SocketStream, limit: int, reply_timeout: float) -> None:
+    """Tell a connection beyond the limit why it is turned away, and close it.
+
+    Refusing beats not accepting: the caller learns at once what is wrong instead of waiting
+    out its timeout in the listen backlog, and the daemon's fds stay bounded either way."""
+    _log.warning("control.busy", connections=limit)
+    message = f"moshd is already serving {limit} control connections; try again shortly"
+    async with stream:
+        with trio.move_on_after(reply_timeout):  # on an empty socket buffer this never waits
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_all(encode_line(error_reply(CODE_BUSY, message)))
 
 
 async def _serve_connection(
@@ -246,40 +317,66 @@ async def _serve_connection(
     handler: Handler,
     own_uid: int,
     authorizer: Authorizer,
-    idle_timeout: float,
+    limits: _Limits,
 ) -> None:
     async with stream:
         try:
             peer = peer_credentials(stream.socket)
             if not authorizer(peer.uid, own_uid):
                 _log.warning("control.forbidden", peer_pid=peer.pid, peer_uid=peer.uid)
-                await stream.send_all(
-                    encode_line(error_reply(CODE_FORBIDDEN, "permission denied: not your daemon"))
-                )
+                refusal = error_reply(CODE_FORBIDDEN, "permission denied: not your daemon")
+                await _send(stream, encode_line(refusal), limits.reply_timeout)
                 return
-            await _answer_requests(stream, handler, peer, idle_timeout)
+            await _answer_requests(stream, handler, peer, limits)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client went away; nothing to answer
+        except _ClientStalled:
+            _log.warning("control.reply_timed_out", timeout_s=limits.reply_timeout)
         except Exception:
             _log.exception("control.connection_failed")
 
 
 async def _answer_requests(
-    stream: trio.SocketStream, handler: Handler, peer: PeerCreds, idle_timeout: float
+    stream: trio.SocketStream, handler: Handler, peer: PeerCreds, limits: _Limits
 ) -> None:
     reader = _LineReader(stream)
     while True:
         # Only the wait for a request is timed: a handler is never cancelled half-way through.
-        with trio.move_on_after(idle_timeout) as idle:
+        with trio.move_on_after(limits.idle_timeout) as idle:
             try:
                 line = await reader.next_line()
             except ProtocolError as error:  # too long: there is no finding the next request
-                await stream.send_all(encode_line(error_reply(CODE_LINE_TOO_LONG, str(error))))
+                too_long = error_reply(CODE_LINE_TOO_LONG, str(error))
+                await _send(stream, encode_line(too_long), limits.reply_timeout)
                 return
         if idle.cancelled_caught or line is None:
             return
         if line.strip():
-            await stream.send_all(await _reply_line(line, handler, peer))
+            await _send(stream, await _reply_line(line, handler, peer), limits.reply_timeout)
+
+
+async def _send(stream: trio.SocketStream, data: bytes, timeout: float) -> None:
+    """Write a reply; a client that does not read it in time must not hold its task forever."""
+    with trio.move_on_after(timeout) as scope:
+        await stream.send_all(data)
+    if scope.cancelled_caught:
+        raise _ClientStalled
+
+
+def _fd_soft_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def out_of_fds(error: BaseException) -> ControlError | None:
+    """The error reply for `error` if it says moshd ran out of file descriptors, else None."""
+    if not isinstance(error, OSError) or error.errno not in FD_EXHAUSTION_ERRNOS:
+        return None
+    limit = _fd_soft_limit()
+    return ControlError(
+        CODE_OUT_OF_FDS,
+        f"moshd has run out of file descriptors ({error.strerror}; its limit is {limit}): "
+        "end some sessions, or raise the limit (LimitNOFILE= or ulimit -Hn) and restart moshd",
+    )
 
 
 async def _reply_line(line: bytes, handler: Handler, peer: PeerCreds) -> bytes:
@@ -296,11 +393,18 @@ async def _reply_to(line: bytes, handler: Handler, peer: PeerCreds) -> Mapping[s
         parsed = parse_request(line)
     except ProtocolError as error:
         return error_reply(error.code, str(error))
+    except Exception as error:  # a parser bug must cost one reply, never the connection
+        _log.warning("control.unparsable_request", error_type=type(error).__name__)
+        return error_reply(CODE_BAD_REQUEST, "request could not be parsed")
     try:
         reply = await handler(parsed, peer)
     except ControlError as error:
         return error_reply(error.code, error.message)
     except Exception as error:
+        refusal = out_of_fds(error)
+        if refusal is not None:
+            _log.error("control.out_of_fds", op=parsed.op, fd_limit=_fd_soft_limit())
+            return error_reply(refusal.code, refusal.message)
         # Never log the request or reply wholesale: a `new` reply carries the session key.
         _log.exception("control.handler_failed", op=parsed.op, peer_pid=peer.pid)
         return error_reply(CODE_INTERNAL, f"internal error in moshd: {type(error).__name__}")
@@ -338,10 +442,12 @@ class _LineReader:
 
 __all__ = [
     "CODE_BAD_REQUEST",
+    "CODE_BUSY",
     "CODE_FORBIDDEN",
     "CODE_INTERNAL",
     "CODE_LINE_TOO_LONG",
     "CODE_NO_SUCH_SESSION",
+    "CODE_OUT_OF_FDS",
     "DEFAULT_HEIGHT",
     "DEFAULT_WIDTH",
     "MAX_COLORS",
@@ -374,6 +480,7 @@ __all__ = [
     "encode_line",
     "ensure_private_directory",
     "error_reply",
+    "out_of_fds",
     "parse_port_spec",
     "parse_request",
     "peer_credentials",

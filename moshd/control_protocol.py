@@ -27,13 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, TypedDict
 
-MAX_LINE_BYTES = 64 * 1024
+# A request line holds the caller's environment (at most 256 KiB, 6 bytes a character once
+# JSON escapes control characters) and the command: 2 MiB, times 64 connections at most.
+MAX_LINE_BYTES = 2 * 1024 * 1024
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a `list` of thousands of sessions is still one line
 MAX_DIMENSION = 4096  # beyond any real screen; bounds the emulator's memory
 MAX_COLORS = 1 << 24  # `tput colors` of a direct-colour terminal
 DEFAULT_WIDTH = 80
 MAX_TIMEOUT_S = 10 * 365 * 24 * 3600
 DEFAULT_HEIGHT = 24
+# The caller's environment in a `new` request: far beyond any real login (a few KiB; module
+# systems such as Lmod reach tens of KiB), well within what execve accepts.
+MAX_ENV_VARIABLES = 1000
+MAX_ENV_BYTES = 256 * 1024  # counted as execve does: NAME=VALUE plus a NUL, in UTF-8
+MAX_UMASK = 0o777
 SOCKET_NAME = "control.sock"
 _SOCKADDR_UN_PATH_MAX = 107  # sizeof(sun_path) - 1 on Linux
 
@@ -103,6 +110,11 @@ class NewRequest:
     # MOSH_SERVER_NETWORK_TMOUT / MOSH_SERVER_SIGNAL_TMOUT of the `mosh-server new` caller, in s
     network_timeout: int | None = None
     signal_timeout: int | None = None
+    # The whole environment and the umask of the `mosh-server new` caller, which the session
+    # gets as upstream's per-session mosh-server would. None (an older mosh-server): the
+    # daemon's own.
+    caller_env: dict[str, str] | None = None
+    umask: int | None = None
     op: Literal["new"] = field(default="new", init=False)
 
 
@@ -176,10 +188,7 @@ def parse_request(line: bytes) -> Request:
     """Parse one request line (with or without its newline) or raise ProtocolError."""
     if len(line) > MAX_LINE_BYTES + 1:
         raise ProtocolError(f"request longer than {MAX_LINE_BYTES} bytes")
-    try:
-        message = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProtocolError(f"request is not valid JSON: {error}") from None
+    message = _decode_json(line)
     if not isinstance(message, dict):
         raise ProtocolError(f"request must be a JSON object, not {_json_type(message)}")
     op = message.get("op")
@@ -194,6 +203,18 @@ def parse_request(line: bytes) -> Request:
     if op is None:
         raise ProtocolError('request has no "op" field')
     raise ProtocolError(f"unknown op {op!r} (expected new, list, kill or status)")
+
+
+def _decode_json(line: bytes) -> Any:
+    """json.loads, with every way it can fail on hostile input turned into a ProtocolError."""
+    try:
+        return json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProtocolError(f"request is not valid JSON: {error}") from None
+    except RecursionError:  # `[[[[...` nested deeper than the interpreter's recursion limit
+        raise ProtocolError("request is nested too deeply") from None
+    except ValueError:  # an integer of more digits than int() will convert (sys.int_info)
+        raise ProtocolError("request has a number too long to convert") from None
 
 
 def request_to_json(request: Request) -> dict[str, Any]:
@@ -211,6 +232,8 @@ def request_to_json(request: Request) -> dict[str, Any]:
             "verbose": request.verbose,
             "network_timeout": request.network_timeout,
             "signal_timeout": request.signal_timeout,
+            "caller_env": request.caller_env,
+            "umask": request.umask,
         }
     if isinstance(request, KillRequest):
         return {"op": "kill", "session_id": request.session_id}
@@ -255,6 +278,8 @@ def _parse_new(message: dict[str, Any]) -> NewRequest:
     verbose = _optional(message, "verbose", bool)
     network_timeout = _optional_int(message, "network_timeout", 1, MAX_TIMEOUT_S)
     signal_timeout = _optional_int(message, "signal_timeout", 1, MAX_TIMEOUT_S)
+    caller_env = _optional(message, "caller_env", dict)
+    umask = _optional_int(message, "umask", 0, MAX_UMASK)
     if bind_ip is not None:
         _check_ip(bind_ip)
     return NewRequest(
@@ -268,7 +293,34 @@ def _parse_new(message: dict[str, Any]) -> NewRequest:
         verbose=bool(verbose),
         network_timeout=network_timeout,
         signal_timeout=signal_timeout,
+        caller_env=_parse_caller_env(caller_env) if caller_env is not None else None,
+        umask=umask,
     )
+
+
+def _parse_caller_env(env: dict[str, Any]) -> dict[str, str]:
+    parsed = _parse_env(env, "caller_env")
+    check_environment_size(parsed)
+    return parsed
+
+
+def check_environment_size(env: Mapping[str, str]) -> None:
+    """Raise ProtocolError if `env` is beyond what a `new` request may carry (the daemon
+    checks this; `mosh-server new` checks it first, to say so before starting anything)."""
+    if len(env) > MAX_ENV_VARIABLES:
+        raise ProtocolError(
+            f"the environment has {len(env)} variables; moshd accepts at most {MAX_ENV_VARIABLES}"
+        )
+    size = environment_bytes(env)
+    if size > MAX_ENV_BYTES:
+        raise ProtocolError(
+            f"the environment is {size} bytes; moshd accepts at most {MAX_ENV_BYTES}"
+        )
+
+
+def environment_bytes(env: Mapping[str, str]) -> int:
+    """What `env` takes in an execve environment block: NAME=VALUE and a NUL per variable."""
+    return sum(len(os.fsencode(name)) + len(os.fsencode(value)) + 2 for name, value in env.items())
 
 
 def _parse_command(command: list[Any]) -> list[str]:
@@ -282,13 +334,25 @@ def _parse_command(command: list[Any]) -> list[str]:
     return list(command)
 
 
-def _parse_env(env: dict[str, Any]) -> dict[str, str]:
+def _parse_env(env: dict[str, Any], field_name: str = "env") -> dict[str, str]:
     for name, value in env.items():
         if not isinstance(value, str):
-            raise ProtocolError(f'"env" values must be strings, {name!r} is {_json_type(value)}')
-        if not name or "=" in name or "\0" in name or "\0" in value:
-            raise ProtocolError(f'"env" has an invalid variable name or value: {name!r}')
+            raise ProtocolError(
+                f'"{field_name}" values must be strings, {name!r} is {_json_type(value)}'
+            )
+        if not name or "=" in name or "\0" in name or "\0" in value or not _encodable(name, value):
+            raise ProtocolError(f'"{field_name}" has an invalid variable name or value: {name!r}')
     return dict(env)
+
+
+def _encodable(*texts: str) -> bool:
+    """Whether execve could be given these: JSON may carry surrogates no byte string has."""
+    try:
+        for text in texts:
+            os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_ip(text: str) -> None:
@@ -455,9 +519,12 @@ __all__ = [
     "DEFAULT_WIDTH",
     "MAX_COLORS",
     "MAX_DIMENSION",
+    "MAX_ENV_BYTES",
+    "MAX_ENV_VARIABLES",
     "MAX_LINE_BYTES",
     "MAX_REPLY_BYTES",
     "MAX_TIMEOUT_S",
+    "MAX_UMASK",
     "SOCKET_NAME",
     "AlreadyRunning",
     "ControlError",
@@ -475,8 +542,10 @@ __all__ = [
     "StatusReply",
     "StatusRequest",
     "UnsafeControlDirectory",
+    "check_environment_size",
     "control_socket_path",
     "encode_line",
+    "environment_bytes",
     "error_reply",
     "parse_port_spec",
     "parse_request",

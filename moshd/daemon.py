@@ -31,10 +31,17 @@ from moshd.control import (
     StatusRequest,
     bind_control_socket,
     close_control_socket,
+    out_of_fds,
     serve_control,
 )
 from moshd.logging import reopen_logs
-from moshd.pty import build_child_environment, login_shell_command, spawn, term_for_colors
+from moshd.pty import (
+    ChildReaper,
+    build_child_environment,
+    login_shell_command,
+    spawn,
+    term_for_colors,
+)
 from moshd.session import CloseReason, Session, SessionTimeouts
 from moshd.systemd import Notifier
 from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
@@ -66,6 +73,7 @@ class Daemon:
         self._session_nursery: trio.Nursery | None = None
         self._stopping = False
         self._port: int | None = None
+        self._reaper = ChildReaper()  # closed sessions' children, until they exit
         self.stopped = trio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -78,6 +86,7 @@ class Daemon:
             control = bind_control_socket(self.config.control_path)
         try:
             async with trio.open_nursery() as nursery:
+                await nursery.start(self._reaper.run)
                 self._udp = UdpPorts(
                     nursery, self.config.bind_ip or default_bind_ip(), self.config.ports
                 )
@@ -196,16 +205,28 @@ class Daemon:
             argv, argv0 = [program], shell_argv[0]
         else:
             argv = list(request.command)
+        # Each session gets its own caller's environment and umask, as upstream's mosh-server
+        # (one process per login) does; the daemon's own only for an older mosh-server.
+        from_caller = request.caller_env is not None
         env = build_child_environment(
-            self.config.base_env, request.env, term=term_for_colors(request.colors)
+            request.caller_env if request.caller_env is not None else self.config.base_env,
+            request.env,
+            term=term_for_colors(request.colors),
+            from_caller=from_caller,
         )
         try:
             child = spawn(
-                argv, env, request.width, request.height, cwd=env.get("HOME"), argv0=argv0
+                argv,
+                env,
+                request.width,
+                request.height,
+                cwd=env.get("HOME"),
+                argv0=argv0,
+                umask=request.umask,
             )
         except OSError as exc:
             self._udp.release(udp)
-            raise ControlError(
+            raise out_of_fds(exc) or ControlError(
                 "spawn_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}"
             ) from exc
 
@@ -272,11 +293,12 @@ class Daemon:
             if self._udp is not None:
                 self._udp.release(session.udp)
             session.child.hangup()
-            session.child.close()
+            session.child.close(self._reaper)
             self.config.notifier.status(self._status_text())
             session.log.info(
                 "session.closed",
                 reason=str(reason),
+                goodbye=str(session.goodbye) if session.goodbye else None,
                 duration_s=round(session.age, 1),
                 exit_status=session.exit_status,
                 peer=session.peer,

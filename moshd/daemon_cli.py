@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+import structlog
 import trio
 
 from moshd import __version__
@@ -20,8 +25,11 @@ from moshd.control_protocol import (
 )
 from moshd.daemon import Daemon, DaemonConfig
 from moshd.logging import configure_logging, default_log_format
+from moshd.pty import give_children_fd_soft_limit
 from moshd.systemd import Notifier, activated_control_socket, listen_fds
-from moshd.udp import DEFAULT_PORTS
+from moshd.udp import DEFAULT_PORTS, NoFreePort
+
+_log = structlog.get_logger("moshd.daemon")
 
 
 def _daemon_parser() -> argparse.ArgumentParser:
@@ -47,6 +55,12 @@ def _daemon_parser() -> argparse.ArgumentParser:
         help="default: journal under systemd, console with --foreground, else json",
     )
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="write JSON log lines to this file, rotated at 10 MiB keeping 5 old files",
+    )
     parser.add_argument("--version", action="version", version=f"moshd {__version__}")
     return parser
 
@@ -62,9 +76,10 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
     passed = listen_fds()
     notifier = Notifier.from_environ()
     under_systemd = notifier.enabled or bool(passed)
-    configure_logging(
-        args.log_format or default_log_format(args.foreground, under_systemd), args.log_level
-    )
+    default_format = "json" if args.log_file else default_log_format(args.foreground, under_systemd)
+    configure_logging(args.log_format or default_format, args.log_level, log_file=args.log_file)
+    fd_limit = raise_fd_limit()
+    give_children_fd_soft_limit(fd_limit.soft_was)
     control = Path(args.control) if args.control else control_socket_path()
     config = DaemonConfig(
         control_path=control,
@@ -73,20 +88,80 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
         control_socket=activated_control_socket(passed),
         notifier=notifier,
     )
+    startup = _Startup(fd_limit)
     try:
-        trio.run(_run_daemon, config)
-    except AlreadyRunning:
-        print(f"moshd: already running (control socket {control})", file=sys.stderr)
-        return 1
-    except (UnsafeControlDirectory, OSError) as exc:
-        print(f"moshd: {exc}", file=sys.stderr)
+        trio.run(_run_daemon, config, startup)
+    except BaseException as exc:
+        message = None if startup.ready else startup_failure_message(exc, control)
+        if message is None:
+            raise  # not a start-up failure we can explain: a bug, whose traceback we need
+        print(f"moshd: {message}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _run_daemon(config: DaemonConfig) -> None:
+@dataclass
+class _Startup:
+    fd_limit: FdLimit
+    ready: bool = False  # once ready, a failure is no start-up failure but a bug
+
+
+async def _run_daemon(config: DaemonConfig, startup: _Startup) -> None:
     daemon = Daemon(config)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(daemon.handle_signals)
-        await daemon.run()
-        nursery.cancel_scope.cancel()
+        await nursery.start(_serve_then_stop, daemon, nursery.cancel_scope)
+        startup.ready = True
+        # Logged only now: a daemon that fails to start prints its one line and nothing else.
+        _log.info("daemon.fd_limit", **startup.fd_limit._asdict())
+
+
+async def _serve_then_stop(
+    daemon: Daemon,
+    scope: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await daemon.run(task_status=task_status)
+    scope.cancel()  # the signal handler's too
+
+
+def startup_failure_message(error: BaseException, control: Path) -> str | None:
+    """One line for the user if `error` (as trio.run raised it: possibly inside nested
+    ExceptionGroups) is a start-up failure that is the environment's fault, else None."""
+    leaves = _leaf_exceptions(error)
+    if len(leaves) != 1:
+        return None
+    [leaf] = leaves
+    if isinstance(leaf, AlreadyRunning):
+        return f"already running (control socket {control})"
+    if isinstance(leaf, UnsafeControlDirectory | NoFreePort):
+        return str(leaf)
+    if isinstance(leaf, OSError):
+        return f"cannot start: {leaf.strerror or leaf}" + (
+            f": {leaf.filename}" if leaf.filename else ""
+        )
+    return None
+
+
+def _leaf_exceptions(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaf_exceptions(inner)]
+    return [error]
+
+
+class FdLimit(NamedTuple):
+    soft_was: int
+    soft: int
+    hard: int
+
+
+def raise_fd_limit() -> FdLimit:
+    """Raise our RLIMIT_NOFILE soft limit to the hard limit: every session costs the daemon
+    file descriptors (PTY master, pidfd, control connections), and the usual soft limit of
+    1024 ends at a few hundred sessions. Nothing here uses select(), which needs fds < 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return FdLimit(soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)

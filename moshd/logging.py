@@ -8,10 +8,13 @@ Never log keys or keystrokes: only sizes and counts of user input.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import logging.handlers
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
@@ -21,14 +24,28 @@ if TYPE_CHECKING:
 
 LogFormat = Literal["console", "json", "journal"]
 
+LOG_FILE_MAX_BYTES = 10 * 1024 * 1024  # rotated at 10 MiB ...
+LOG_FILE_BACKUPS = 5  # ... keeping 5 old files: at most 60 MiB in all
+
 _journal: JournalLogger | None = None  # while logging to the journal (reopened on reload)
 
 
 def configure_logging(
-    fmt: LogFormat = "console", level: str = "info", stream: TextIO | None = None
+    fmt: LogFormat = "console",
+    level: str = "info",
+    stream: TextIO | None = None,
+    log_file: Path | None = None,
+    *,
+    max_bytes: int = LOG_FILE_MAX_BYTES,
+    backups: int = LOG_FILE_BACKUPS,
 ) -> LogFormat:
     """Set up structlog; returns the format in use (`journal` falls back to `json` on
-    stderr when journald cannot be reached)."""
+    stderr when journald cannot be reached).
+
+    With `log_file`, lines go to that file, which is rotated at `max_bytes` keeping `backups`
+    old files (`moshd.log.1` the newest). The daemon rotates it itself: without systemd
+    nothing else would (no logrotate rule covers ~/.local/state), so a WatchedFileHandler,
+    which only notices someone else's rotation, would let it grow forever."""
     global _journal
     out = stream if stream is not None else sys.stderr
     processors: list[structlog.typing.Processor] = [
@@ -36,6 +53,8 @@ def configure_logging(
         structlog.processors.add_log_level,
     ]
     logger_factory: Any = structlog.PrintLoggerFactory(file=out)
+    if log_file is not None and fmt != "journal":
+        logger_factory = _rotating_file_logger_factory(log_file, max_bytes, backups)
     if _journal is not None:
         _journal.close()
         _journal = None
@@ -53,6 +72,9 @@ def configure_logging(
     if fmt != "journal":
         processors += [
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # journald records _PID itself; a JSON line must say which daemon wrote it (one
+            # file outlives restarts, and two daemons with different sockets may share it).
+            *([add_daemon_pid] if fmt == "json" else []),
             structlog.processors.format_exc_info,
             structlog.dev.ConsoleRenderer(colors=out.isatty())
             if fmt == "console"
@@ -67,6 +89,58 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return fmt
+
+
+def add_daemon_pid(
+    _logger: Any, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Processor: the pid of the logging process, as `daemon_pid` (many events have a `pid`
+    field of their own: the session child's)."""
+    event_dict["daemon_pid"] = os.getpid()
+    return event_dict
+
+
+def _rotating_file_logger_factory(path: Path, max_bytes: int, backups: int) -> Any:
+    """A structlog logger factory writing each rendered line through a RotatingFileHandler."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handler = _StderrFollowingHandler(path, max_bytes, backups)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("moshd.log_file")
+    for old in logger.handlers:  # configured again (tests): never two handlers on one file
+        logger.removeHandler(old)
+        old.close()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)  # structlog's filtering bound logger decides what passes
+    logger.propagate = False
+    return lambda *_args: logger
+
+
+class _StderrFollowingHandler(logging.handlers.RotatingFileHandler):
+    """A RotatingFileHandler that keeps our stdout and stderr on the live file, if they
+    were writing to that file when it was opened (the detached daemon's are: `mosh-server`
+    points them at it). A traceback that bypasses logging then lands where one looks, not in
+    a renamed file that a later rotation deletes."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self._stdio_follows = _stderr_is(path)
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+
+    def _open(self) -> io.TextIOWrapper:
+        stream = super()._open()
+        if self._stdio_follows:
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os.dup2(stream.fileno(), 1)
+            os.dup2(stream.fileno(), 2)
+        return stream
+
+
+def _stderr_is(path: Path) -> bool:
+    try:
+        ours, theirs = os.fstat(2), os.stat(path)
+    except OSError:
+        return False
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def reopen_logs() -> None:

@@ -8,8 +8,9 @@ thread at fork time stays locked forever in the child). Instead:
    acquires it as its own controlling terminal) and sets the window size on it.
 2. `subprocess.Popen(..., start_new_session=True)` forks (vfork where possible) and runs only
    C code in the child: dup2 of the slave onto 0/1/2, close of every other fd, setsid(),
-   reset of SIGPIPE/SIGXFSZ, exec. The child is a session leader (pgid == sid == pid) from the
-   moment Popen returns, so `hangup()`/`kill()` reach it even if called immediately.
+   the session's umask, reset of SIGPIPE/SIGXFSZ, exec. The child is a session leader
+   (pgid == sid == pid) from the moment Popen returns, so `hangup()`/`kill()` reach it even if
+   called immediately.
 3. What it execs is a tiny trampoline (`python -I -S -c _TRAMPOLINE`), a *new* program image, so
    it may run Python freely. It makes the slave (its stdin) the controlling terminal with
    TIOCSCTTY, resets every signal disposition to SIG_DFL and unblocks all signals (exec keeps
@@ -39,15 +40,47 @@ import termios
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import structlog
 import trio
+
+_log = structlog.get_logger("moshd.pty")
+
+# Without a pidfd (out of fds), the child's exit is noticed by polling, backing off to once a
+# second: a fallback that keeps the session correct, not a path that needs to be fast.
+_EXIT_POLL_FIRST = 0.05
+_EXIT_POLL_LONGEST = 1.0
 
 DEFAULT_TERM = "xterm-256color"
 FALLBACK_SHELL = "/bin/sh"  # _PATH_BSHELL: passwd(5) says an empty shell field means this
 FALLBACK_UTF8_LOCALE = "C.UTF-8"  # built into glibc >= 2.35 and Debian >= 11
 
-# Runs in the child after exec. argv: [-c, program path, argv0, args...].
+# The open-files soft limit the programs of sessions get (-1: the daemon's own). The daemon
+# raises its own to the hard limit; its children get the usual one back, as systemd advises,
+# since programs that use select() break on descriptors past 1024.
+_child_fd_soft_limit = -1
+
+
+def give_children_fd_soft_limit(soft: int) -> None:
+    global _child_fd_soft_limit
+    _child_fd_soft_limit = soft
+
+
+def trampoline_argv(program: str, argv: list[str]) -> list[str]:
+    interpreter = [sys.executable, "-I", "-S", "-c", _TRAMPOLINE]
+    return [*interpreter, str(_child_fd_soft_limit), program, *argv]
+
+
+# Runs in the child after exec. argv: [-c, open-files soft limit or -1, program path, argv0,
+# args...].
 _TRAMPOLINE = """\
-import fcntl, os, signal, sys, termios
+import fcntl, os, resource, signal, sys, termios
+soft = int(sys.argv[1])
+if soft >= 0:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard), hard))
+    except (OSError, ValueError):
+        pass
 for signum in range(1, signal.NSIG):
     try:
         signal.signal(signum, signal.SIG_DFL)
@@ -60,9 +93,9 @@ except OSError as error:
     os.write(2, ("moshd: cannot acquire the terminal: %s\\r\\n" % error.strerror).encode())
     os._exit(126)
 try:
-    os.execv(sys.argv[1], sys.argv[2:])
+    os.execv(sys.argv[2], sys.argv[3:])
 except OSError as error:
-    os.write(2, ("moshd: cannot run %s: %s\\r\\n" % (sys.argv[1], error.strerror)).encode())
+    os.write(2, ("moshd: cannot run %s: %s\\r\\n" % (sys.argv[2], error.strerror)).encode())
     os._exit(127)
 """
 
@@ -102,9 +135,7 @@ _DAEMON_ONLY_VARIABLES = frozenset(
         "TRIGGER_TIMER_MONOTONIC_USEC",
         # mosh: the session key must never reach the child
         "MOSH_KEY",
-        # the ssh login that happened to start the daemon is not this session's connection
-        "SSH_CONNECTION",
-        "SSH_CLIENT",
+        # the terminal of the ssh login that ran `mosh-server new`, gone once it exits
         "SSH_TTY",
         # the daemon's terminal size (if any) is not the session's; shells recompute them
         "COLUMNS",
@@ -113,6 +144,9 @@ _DAEMON_ONLY_VARIABLES = frozenset(
         "STY",
     }
 )
+# The connection of one particular ssh login: the session's own when the environment is its
+# caller's, but a stranger's when it is the daemon's (whichever login happened to start it).
+_LOGIN_VARIABLES = frozenset({"SSH_CONNECTION", "SSH_CLIENT"})
 # MOSH_SERVER_NETWORK_TMOUT, MOSH_SERVER_SIGNAL_TMOUT, ... and the daemon's own MOSHD_* settings;
 # MONITOR_* is systemd's OnFailure=/OnSuccess= context.
 _DAEMON_ONLY_PREFIXES = ("MOSH_SERVER_", "MOSHD_", "MONITOR_")
@@ -149,19 +183,38 @@ class PtyChild:
         return self.process.poll()
 
     async def wait_exit(self) -> int:
-        """Wait without blocking the Trio loop until the child exits; return its status."""
-        status = self.process.poll()
-        if status is not None:
-            return status
+        """Wait without blocking the Trio loop until the child exits; reap it and return its
+        status."""
+        if self.process.poll() is None:
+            await self._exited()
+        return self.process.wait()  # it has exited: this reaps it without blocking
+
+    async def _exited(self) -> None:
+        """Return once the child has exited (it is not reaped yet)."""
         try:
             pidfd = os.pidfd_open(self.pid)
         except ProcessLookupError:
-            return self.process.wait()
+            return  # gone already
+        except OSError as error:
+            # Out of file descriptors (EMFILE), or a kernel without pidfds (ENOSYS): polling
+            # still notices the exit, which is all that matters here.
+            _log.warning(
+                "child.pidfd_unavailable",
+                pid=self.pid,
+                errno=errno.errorcode.get(error.errno or 0, error.errno),
+            )
+            await self._poll_until_exited()
+            return
         try:
             await trio.lowlevel.wait_readable(pidfd)
         finally:
             os.close(pidfd)
-        return self.process.wait()
+
+    async def _poll_until_exited(self) -> None:
+        interval = _EXIT_POLL_FIRST
+        while self.process.poll() is None:
+            await trio.sleep(interval)
+            interval = min(interval * 2, _EXIT_POLL_LONGEST)
 
     async def read(self, max_bytes: int = 65536) -> bytes:
         """Read terminal output; b"" once the terminal is gone (all slave fds closed)."""
@@ -187,18 +240,20 @@ class PtyChild:
                 continue
             view = view[written:]
 
-    def close(self) -> None:
+    def close(self, reaper: ChildReaper | None = None) -> None:
         """Close the master (the kernel hangs up the terminal) and reap the child if it exited.
 
-        Never blocks: a child that is still running is reaped by a later `poll_exit()` /
-        `wait_exit()`, or by the subprocess module once this object is garbage-collected.
+        Never blocks. A child still running (it exits a moment after its hangup, or ignores
+        it) is handed to `reaper`, which reaps it when it exits; without one, only a later
+        `poll_exit()` / `wait_exit()` or the next spawn reaps it, and it lingers as a zombie.
         """
         if not self._closed:
             self._closed = True
             with contextlib.suppress(RuntimeError):  # not inside a Trio run: nobody to wake
                 trio.lowlevel.notify_closing(self.master_fd)
             os.close(self.master_fd)
-        self.process.poll()
+        if self.process.poll() is None and reaper is not None:
+            reaper.adopt(self)
 
     def _signal_session(self, signum: int) -> None:
         # The session leader's group is pgid == pid (start_new_session). A job the shell runs in
@@ -214,6 +269,35 @@ class PtyChild:
                 os.killpg(group, signum)
 
 
+class ChildReaper:
+    """Reaps closed sessions' children as they exit, so that none lingers as a zombie.
+
+    Each child it adopts gets a task, in the reaper's own nursery, that waits for the child's
+    exit (its pidfd) and collects its status. Run it in the daemon's nursery with `start`.
+    """
+
+    def __init__(self) -> None:
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    def adopt(self, child: PtyChild) -> None:
+        if self._nursery is None:
+            raise RuntimeError("ChildReaper.adopt() before run() has started")
+        self._nursery.start_soon(self._reap, child)
+
+    @staticmethod
+    async def _reap(child: PtyChild) -> None:
+        try:
+            await child.wait_exit()
+        except Exception:  # one child's trouble must never reach the daemon's nursery
+            _log.exception("child.reap_failed", pid=child.pid)
+
+
 def spawn(
     argv: Sequence[str],
     env: Mapping[str, str],
@@ -221,11 +305,13 @@ def spawn(
     height: int,
     cwd: str | None = None,
     argv0: str | None = None,
+    umask: int | None = None,
 ) -> PtyChild:
     """Run `argv` on a new PTY of `width` x `height` that is its controlling terminal.
 
     `argv[0]` is the program, looked up in `env["PATH"]` unless it contains a slash;
-    `argv0`, if given, is what the program sees as its argv[0] (e.g. "-bash").
+    `argv0`, if given, is what the program sees as its argv[0] (e.g. "-bash");
+    `umask`, if given, is the child's file mode creation mask (default: the daemon's).
     Raises FileNotFoundError if the program cannot be found, before anything is started.
     """
     if not argv:
@@ -236,7 +322,7 @@ def spawn(
     try:
         _set_window_size(slave_fd, width, height)
         process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, program, *shown_argv],
+            trampoline_argv(program, shown_argv),
             stdin=slave_fd,
             stdout=slave_fd,
             stderr=slave_fd,
@@ -244,6 +330,9 @@ def spawn(
             cwd=cwd,
             close_fds=True,
             start_new_session=True,
+            # Set by subprocess's C code between fork and exec, like setsid(): no Python runs
+            # there, so it is as safe in the threaded daemon as the rest (no preexec_fn).
+            umask=-1 if umask is None else umask,
         )
     except BaseException:
         os.close(master_fd)
@@ -295,17 +384,23 @@ def build_child_environment(
     term: str = DEFAULT_TERM,
     extra: Mapping[str, str] | None = None,
     *,
+    from_caller: bool = False,
     available_locales: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """The session's environment: the daemon's minus its own variables, with a UTF-8 locale.
+    """The session's environment: `base` minus the daemon's own variables, with a UTF-8 locale.
 
+    `base` is the environment of the `mosh-server new` caller (`from_caller=True`), as ssh
+    gave it to that login, or else the daemon's own (an older mosh-server sent none); then the
+    SSH_CONNECTION/SSH_CLIENT of whichever login started the daemon are dropped too.
     Locale choice, never refusing to start (upstream's most common support question):
-    the daemon's own locale if it is an installed UTF-8 one; else the client's LANG/LC_*
+    `base`'s locale if it is an installed UTF-8 one; else the client's LANG/LC_*
     variables (`mosh-server new -l`) if they name one; else LC_ALL=C.UTF-8.
     `available_locales` is `locale -a` output as a collection (default: asked once, cached).
     """
     known = system_locales() if available_locales is None else normalize_locales(available_locales)
     env = {name: value for name, value in base.items() if not _is_daemon_only(name)}
+    if not from_caller:
+        env = {name: value for name, value in env.items() if name not in _LOGIN_VARIABLES}
     if not _has_usable_utf8_ctype(env, known):
         with_client_locale = _without_locale(env) | _locale_variables(client_locale)
         if _has_usable_utf8_ctype(with_client_locale, known):

@@ -237,6 +237,15 @@ def print_connect(port: int, key: str, stream: TextIO) -> None:
     stream.flush()
 
 
+def format_unreachable(command: ServerCommand, error: Exception) -> str:
+    """The one line `mosh-server` prints when moshd could not be asked. The error already
+    names its cause ("moshd is not running (no control socket at ...)", "moshd did not answer
+    within 5 s"), so it is printed as it is, not wrapped in a second "not running"."""
+    if isinstance(command, NewCommand):
+        return f"{PROGRAM}: cannot reach or start moshd: {error}"
+    return f"{PROGRAM}: {error}"
+
+
 def format_session_list(sessions: Sequence[SessionInfo], now: float | None = None) -> str:
     """A table of sessions for `mosh-server list` (empty input: a sentence saying so)."""
     if not sessions:

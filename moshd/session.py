@@ -26,6 +26,7 @@ from moshd.logging import format_peer
 from moshd.pty import PtyChild
 from moshd.udp import UdpPort
 from ssp.crypto import Key
+from ssp.lifecycle import Closed, Ending, Phase
 from ssp.screen import Framebuffer
 from ssp.transport import (
     Endpoint,
@@ -41,6 +42,15 @@ NO_CLIENT_TIMEOUT = 60.0  # a session nobody ever attached to ends after this
 FEED_SLICE = 16 * 1024  # emulator work per turn, so the network and input paths keep their turn
 INBOX_LIMIT = 1024  # datagrams queued for the session; beyond that they are dropped (as loss)
 EXIT_GRACE = 1.0  # after the child exits, how long to wait for the rest of its output
+# Windows are capped at what real terminals use (a 4K screen at a small font is ~400 columns):
+# every session of a user shares one daemon, and a 4096x4096 window would cost it 260 MB.
+MAX_COLUMNS = 640
+MAX_ROWS = 256
+# Keystrokes waiting for a program that does not read its terminal: past the high mark the
+# session stops accepting user input (the client keeps it and resends it), below the low mark
+# it accepts again. Bounds the daemon's memory whatever the client sends.
+PTY_BACKLOG_HIGH = 256 * 1024
+PTY_BACKLOG_LOW = 64 * 1024
 RTT_LOG_INTERVAL = 60.0
 RTT_LOG_CHANGE = 0.25  # also log when SRTT moves by this fraction
 
@@ -97,20 +107,25 @@ class Session:
         self.created_at = time.time()
         self._clock = clock
         self._started = clock()
+        width, height = capped_size(width, height)
         self.emulator = Emulator(width, height)
+        # State 0 is the one both ends start from without telling each other: the default
+        # blank 80x24 screen, whatever size this session has. The first frame carries the rest.
         self.endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
-            key, "server", self.emulator.snapshot(), UserStream(), self._started
+            key, "server", Framebuffer(), UserStream(), self._started
         )
         self.connection_id = self.endpoint.connection_id
         self.log = structlog.get_logger("moshd.session").bind(session_id=session_id)
         self.close_reason: CloseReason | None = None
+        self.goodbye: Ending | None = None  # how the goodbye to the client went
         self.exit_status: int | None = None
         self._inbox: collections.deque[tuple[bytes, tuple[object, ...]]] = collections.deque()
         self._wakeup = _Wakeup()
         self._to_pty: collections.deque[bytes] = collections.deque()
+        self._to_pty_bytes = 0
         self._to_pty_ready = trio.Event()
         self._pty_eof = trio.Event()
-        self._screen_dirty = False
+        self._screen_dirty = True  # the first frame: see state 0 above
         self._consumed = 0  # user-stream events already given to the application
         self._logged_srtt: float | None = None
         self._logged_rtt_at = -math.inf
@@ -123,9 +138,12 @@ class Session:
             self._wakeup.set()
 
     def request_close(self, reason: CloseReason) -> None:
-        """End the session (the first reason given is the one that counts)."""
+        """End the session (the first reason given is the one that counts). The program is
+        hung up at once, not after the goodbye to the client, which may take a while."""
         if self.close_reason is None:
             self.close_reason = reason
+            if reason is not CloseReason.CHILD_EXITED:
+                self.child.hangup()
             self._wakeup.set()
 
     def signal_timeout_expired(self) -> bool:
@@ -180,7 +198,9 @@ class Session:
                     await self.child.write(self._to_pty[0])
                 except OSError:
                     return  # the terminal is gone; the reader ends the session
-                self._to_pty.popleft()
+                self._to_pty_bytes -= len(self._to_pty.popleft())
+                if self.endpoint.input_paused and self._to_pty_bytes <= PTY_BACKLOG_LOW:
+                    self.endpoint.input_paused = False  # the client's next resend gets in
 
     async def _wait_child(self) -> None:
         self.exit_status = await self.child.wait_exit()
@@ -192,11 +212,13 @@ class Session:
 
     def _queue_to_pty(self, data: bytes) -> None:
         self._to_pty.append(data)
+        self._to_pty_bytes += len(data)
+        if self._to_pty_bytes > PTY_BACKLOG_HIGH:
+            self.endpoint.input_paused = True
         self._to_pty_ready.set()
 
     async def _network_loop(self) -> None:
         endpoint = self.endpoint
-        shutting_down = False
         while True:
             now = self._clock()
             while self._inbox:
@@ -205,23 +227,13 @@ class Session:
             self._check_timers(now)
             if self._screen_dirty or now >= endpoint.echo_ack_time():
                 self._publish_frame(now)
-
-            if self.close_reason is not None:
-                if endpoint.peer is None and not self._wait_for_a_client(now):
-                    return  # nobody to tell
-                # A client that quit only needs our ack (checked after sending, below).
-                if self.close_reason is not CloseReason.CLIENT_QUIT:
-                    if not shutting_down:
-                        shutting_down = True
-                        endpoint.start_shutdown(now)
-                    elif endpoint.shutdown_acknowledged() or endpoint.shutdown_ack_timed_out(now):
-                        return
-
+            if self.close_reason is not None and not self._wait_for_a_client(now):
+                # Once; a no-op while the client's own goodbye is being answered.
+                endpoint.start_shutdown(now)
             for datagram, destination in endpoint.datagrams_to_send(now):
                 await self.udp.send(datagram, destination)
-            if self.close_reason is CloseReason.CLIENT_QUIT and (
-                endpoint.counterparty_shutdown_ack_sent()
-            ):
+            self._handle_events(endpoint.take_events(), now)
+            if endpoint.phase is Phase.CLOSED:
                 return
             await self._wakeup.wait_until(min(endpoint.next_deadline(), self._next_timer(now)))
 
@@ -243,6 +255,8 @@ class Session:
                 self._maybe_log_rtt(event, now)
             elif isinstance(event, ShutdownRequested):
                 self.request_close(CloseReason.CLIENT_QUIT)
+            elif isinstance(event, Closed):
+                self.goodbye = event.ending
 
     def _take_user_input(self) -> None:
         stream = self.endpoint.remote_state
@@ -253,8 +267,9 @@ class Session:
             if isinstance(event, Keystroke):
                 self._queue_to_pty(event.data)
             elif isinstance(event, Resize):
-                self.emulator.resize(event.width, event.height)
-                self.child.set_window_size(event.width, event.height)
+                width, height = capped_size(event.width, event.height)
+                self.emulator.resize(width, height)
+                self.child.set_window_size(width, height)
                 self._screen_dirty = True
 
     def _publish_frame(self, now: float) -> None:
@@ -269,28 +284,34 @@ class Session:
         its final screen until the client comes to see it, or the no-client timeout ends it."""
         return (
             self.close_reason is CloseReason.CHILD_EXITED
+            and self.endpoint.peer is None
             and now - self._started < NO_CLIENT_TIMEOUT
         )
 
-    def _check_timers(self, now: float) -> None:
+    def _timeouts(self) -> list[tuple[float, CloseReason]]:
+        """When each of the session's own timeouts expires, and why it would end the session
+        (the one place these rules are written: `_check_timers` and `_next_timer` use it)."""
         if self.close_reason is not None:
-            return  # already ending: the timeouts have done their job
-        if self.endpoint.last_heard is None and now - self._started >= NO_CLIENT_TIMEOUT:
-            self.request_close(CloseReason.NO_CLIENT)
-        network = self.timeouts.network
-        if network is not None and self._seconds_without_contact(now) >= network:
-            self.request_close(CloseReason.NETWORK_TIMEOUT)
+            return []  # already ending: the timeouts have done their job
+        timeouts = []
+        if self.endpoint.last_heard is None:
+            timeouts.append((self._started + NO_CLIENT_TIMEOUT, CloseReason.NO_CLIENT))
+        if self.timeouts.network is not None:
+            timeouts.append(
+                (self._last_contact() + self.timeouts.network, CloseReason.NETWORK_TIMEOUT)
+            )
+        return timeouts
+
+    def _check_timers(self, now: float) -> None:
+        for due, reason in self._timeouts():
+            if now >= due:
+                self.request_close(reason)
+                return
 
     def _next_timer(self, now: float) -> float:
-        deadlines = [self.endpoint.echo_ack_time()]
-        if self.close_reason is not None:
-            if self.endpoint.peer is None:
-                deadlines.append(self._started + NO_CLIENT_TIMEOUT)  # waiting for a client
-            return min(deadlines)  # already ending: the timeouts have done their job
-        if self.endpoint.last_heard is None:
-            deadlines.append(self._started + NO_CLIENT_TIMEOUT)
-        if self.timeouts.network is not None:
-            deadlines.append(self._last_contact() + self.timeouts.network)
+        deadlines = [self.endpoint.echo_ack_time(), *(due for due, _ in self._timeouts())]
+        if self._wait_for_a_client(now):
+            deadlines.append(self._started + NO_CLIENT_TIMEOUT)  # then: goodbye to nobody
         return min(deadlines)
 
     def _last_contact(self) -> float:
@@ -314,3 +335,7 @@ class Session:
                 rtt_ms=round(sample.rtt_ms, 1),
                 peer=self.peer,
             )
+
+
+def capped_size(width: int, height: int) -> tuple[int, int]:
+    return min(width, MAX_COLUMNS), min(height, MAX_ROWS)

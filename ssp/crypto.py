@@ -2,10 +2,16 @@
 
 The session key itself is `ssp.key.Key` (re-exported here); it needs no PyNaCl.
 
-The 24-byte nonce is built from what travels in the clear datagram header: the connection id
-and `direction << 63 | seq`, padded with zeros. Tampering with the header therefore makes
-decryption fail, and a nonce never repeats under a key because `seq` strictly increases per
-direction and the direction bit separates the two senders.
+The 24-byte nonce is the clear datagram header itself: the connection id, the sender's nonce
+epoch and `direction << 63 | seq`. Tampering with the header therefore makes decryption fail.
+
+A nonce must never repeat under a key: XSalsa20 would reuse its keystream (the XOR of two
+plaintexts leaks) and Poly1305 its one-time key (forgeries become possible). `seq` strictly
+increases within one endpoint and the direction bit separates the two senders, but a restarted
+endpoint (a client run again with the same MOSH_KEY) starts again at seq 0. The epoch, 64
+random bits drawn by each endpoint when it starts, makes that restart's nonces new: two runs of
+one side collide only if their epochs are equal, with probability 2^-64 per pair of runs. So
+nonce uniqueness across restarts is probabilistic, not guaranteed; within one run it is.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from nacl.secret import SecretBox
 from ssp.key import KEY_BYTES, KEY_TEXT_LENGTH, Key, MalformedKey
 
 MAC_BYTES = SecretBox.MACBYTES
-_NONCE_PAD = bytes(SecretBox.NONCE_SIZE - 16)
+NONCE_BYTES = SecretBox.NONCE_SIZE
 
 
 class AuthenticationFailed(Exception):
@@ -25,10 +31,10 @@ class AuthenticationFailed(Exception):
 
 
 def nonce_for(header: bytes) -> bytes:
-    """The 24-byte nonce for a 16-byte clear header."""
-    if len(header) != 16:
-        raise ValueError("the clear header is 16 bytes")
-    return header + _NONCE_PAD
+    """The 24-byte nonce for a clear header: the header itself, which is exactly that long."""
+    if len(header) != NONCE_BYTES:
+        raise ValueError(f"the clear header is {NONCE_BYTES} bytes")
+    return header
 
 
 class Cipher:
@@ -55,6 +61,7 @@ __all__ = [
     "KEY_BYTES",
     "KEY_TEXT_LENGTH",
     "MAC_BYTES",
+    "NONCE_BYTES",
     "AuthenticationFailed",
     "Cipher",
     "Key",

@@ -1,12 +1,22 @@
 """The wire format: clear header, sealed body, timestamps, fragments and instructions.
 
-Datagram = header (16 bytes, clear) + sealed body.
-  header      connection id (u64) | direction << 63 | seq (u64), big-endian
+Datagram = header (24 bytes, clear) + sealed body.
+  header      connection id (u64) | epoch (u64) | direction << 63 | seq (u64), big-endian
   body        timestamp (u16) | timestamp reply (u16) | fragment
   fragment    instruction id (u64) | final bit << 15 | fragment number (u16) | chunk
 An instruction is zlib-compressed and cut into MTU-sized chunks:
   instruction version (u8) | old_num | new_num | ack_num | throwaway_num (u64 each)
               | chaff length (u8) | chaff | diff
+
+The header is the body's 24-byte nonce (see ssp.crypto), so it must never repeat under a key.
+`seq` restarts at 0 when a client is run again with the same key: the epoch, 64 random bits
+that each endpoint draws when it starts, keeps that run from sealing new plaintexts under nonces
+already used. It travels in the clear so that the receiver can rebuild the nonce, and the
+receiver keeps one sequence space (replay window, newest sequence number) per epoch of its peer.
+8 bytes is the smallest sound change: the connection id routes datagrams before any crypto,
+`seq` must not wrap, and a shorter random epoch makes a repeated nonce likelier with each
+restart. Earlier versions had a 16-byte header with zeros in the epoch's place of the nonce;
+the two formats do not interoperate.
 """
 
 from __future__ import annotations
@@ -22,12 +32,14 @@ TO_SERVER = 0
 TO_CLIENT = 1
 DIRECTION_BIT = 1 << 63
 SEQ_MASK = DIRECTION_BIT - 1
+EPOCH_MASK = (1 << 64) - 1
+EPOCH_BYTES = 8
 
 NO_TIMESTAMP = 0xFFFF
 PROTOCOL_VERSION = 1
 SHUTDOWN_NUM = (1 << 64) - 1  # new_num meaning "I am shutting down"
 
-_HEADER = struct.Struct("!QQ")
+_HEADER = struct.Struct("!QQQ")
 _TIMESTAMPS = struct.Struct("!HH")
 _FRAGMENT_HEADER = struct.Struct("!QH")
 _INSTRUCTION_HEAD = struct.Struct("!BQQQQB")
@@ -67,6 +79,8 @@ class Packet:
     timestamp: int
     timestamp_reply: int
     payload: bytes
+    # The sender's nonce epoch. Endpoints always draw a random one; 0 only for hand-made tests.
+    epoch: int = 0
 
 
 def peek_connection_id(data: bytes) -> int | None:
@@ -79,7 +93,9 @@ def peek_connection_id(data: bytes) -> int | None:
 def seal_packet(cipher: Cipher, packet: Packet) -> bytes:
     if not 0 <= packet.seq <= SEQ_MASK:
         raise ValueError("sequence number out of range")
-    header = _HEADER.pack(packet.connection_id, (packet.direction << 63) | packet.seq)
+    if not 0 <= packet.epoch <= EPOCH_MASK:
+        raise ValueError("epoch out of range")
+    header = _HEADER.pack(packet.connection_id, packet.epoch, (packet.direction << 63) | packet.seq)
     body = _TIMESTAMPS.pack(packet.timestamp, packet.timestamp_reply) + packet.payload
     return header + cipher.seal(header, body)
 
@@ -89,7 +105,7 @@ def open_packet(cipher: Cipher, data: bytes) -> Packet:
     if len(data) < HEADER_BYTES + MAC_BYTES + _TIMESTAMPS.size:
         raise DatagramError("datagram too short")
     header = bytes(data[:HEADER_BYTES])
-    connection_id, direction_seq = _HEADER.unpack(header)
+    connection_id, epoch, direction_seq = _HEADER.unpack(header)
     body = cipher.open(header, bytes(data[HEADER_BYTES:]))
     if len(body) < _TIMESTAMPS.size:  # pragma: no cover - an authentic peer never sends this
         raise DatagramError("body too short")
@@ -101,6 +117,7 @@ def open_packet(cipher: Cipher, data: bytes) -> Packet:
         timestamp,
         reply,
         body[_TIMESTAMPS.size :],
+        epoch,
     )
 
 

@@ -29,6 +29,7 @@ from ssp.timing import (
     ACK_INTERVAL,
     ACTIVE_RETRY_TIMEOUT,
     SEND_INTERVAL_MIN,
+    SHUTDOWN_MIN_WAIT,
     SHUTDOWN_RETRIES,
     RttEstimator,
 )
@@ -161,7 +162,10 @@ class Sender(Generic[S]):
         """When an unanswered shutdown is abandoned by time (it may be sooner, by tries)."""
         if not self.shutdown_in_progress or self.shutdown_acknowledged():
             return NEVER
-        return self._shutdown_start + ACTIVE_RETRY_TIMEOUT
+        # A peer that hears us answers within a round trip; two of them (at least 2 s) is
+        # plenty, where upstream waits up to 10 s before a client or a killed session ends.
+        wait = min(max(SHUTDOWN_MIN_WAIT, 2 * self._rtt.srtt_ms / 1000), ACTIVE_RETRY_TIMEOUT)
+        return self._shutdown_start + wait
 
     def counterparty_shutdown_ack_sent(self) -> bool:
         return self.last_ack_sent == SHUTDOWN_NUM

@@ -16,6 +16,7 @@ ACK_INTERVAL = 3.0  # heartbeat: an empty ack at least this often
 ACK_DELAY = 0.100  # delayed ack for received data
 ACTIVE_RETRY_TIMEOUT = 10.0  # stop retransmitting if the peer has been silent this long
 SHUTDOWN_RETRIES = 16
+SHUTDOWN_MIN_WAIT = 2.0  # an unanswered goodbye is abandoned after this, or two SRTTs if longer
 SERVER_ASSOCIATION_TIMEOUT = 40.0  # server stops sending to a silent client
 PORT_HOP_INTERVAL = 10.0  # client opens a new source port after this long without a round trip
 # A peer's timestamp is echoed if it arrived this recently. Upstream's window is 1 s; the echo

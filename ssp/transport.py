@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import bisect
 import collections
-from collections.abc import Hashable
+import os
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
@@ -24,6 +25,7 @@ from ssp.crypto import AuthenticationFailed, Cipher, Key
 from ssp.datagram import (
     DATAGRAM_OVERHEAD,
     DEFAULT_DATAGRAM_BYTES,
+    EPOCH_BYTES,
     NO_TIMESTAMP,
     PROTOCOL_VERSION,
     SEQ_MASK,
@@ -38,6 +40,7 @@ from ssp.datagram import (
     timestamp16,
     timestamp_diff,
 )
+from ssp.lifecycle import Closed, Ending, Phase
 from ssp.sender import Sender
 from ssp.state import SyncState
 from ssp.timing import (
@@ -61,6 +64,10 @@ Role = Literal["server", "client"]
 MAX_RECEIVED_STATES = 1024
 RECEIVER_QUENCH = 15.0
 REPLAY_WINDOW = 4096  # sequence numbers remembered for dropping exact replays
+# Runs of the peer (nonce epochs, see ssp.datagram) whose sequence numbers are remembered. A
+# datagram of a run forgotten since cannot be told from a new run's: it is accepted once.
+MAX_PEER_EPOCHS = 8
+_WINDOW_MASK = (1 << REPLAY_WINDOW) - 1
 
 
 # --- events --------------------------------------------------------------------------------
@@ -84,17 +91,10 @@ class RttSampled:
 
 @dataclass(frozen=True, slots=True)
 class ShutdownRequested:
-    """The peer is shutting down; our ack goes out by itself."""
+    """The peer is shutting down; our ack goes out by itself (then `Closed` follows)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ShutdownAcknowledged:
-    """The peer acknowledged our shutdown."""
-
-
-Event = (
-    RemoteStateChanged | PeerAddressChanged | RttSampled | ShutdownRequested | ShutdownAcknowledged
-)
+Event = RemoteStateChanged | PeerAddressChanged | RttSampled | ShutdownRequested | Closed
 
 
 @dataclass(slots=True)
@@ -121,6 +121,33 @@ class DropCounts:
         )
 
 
+class _SequenceSpace:
+    """The sequence numbers seen from one run (nonce epoch) of the peer: the newest, and which
+    of the REPLAY_WINDOW before it, as a bit mask: 512 bytes however long the run."""
+
+    __slots__ = ("_seen", "expected")
+
+    def __init__(self) -> None:
+        self.expected = 0  # one past the newest sequence number seen; 0 before the first
+        self._seen = 0  # bit i: sequence number expected - 1 - i was seen
+
+    def note(self, seq: int) -> bool:
+        """Remember `seq`; False if it was seen before or is too old to tell."""
+        if seq >= self.expected:
+            advance = seq + 1 - self.expected
+            # Past the window nothing seen stays in it; and shifting by a huge jump would build
+            # a huge integer.
+            kept = self._seen << advance if advance < REPLAY_WINDOW else 0
+            self._seen = (kept | 1) & _WINDOW_MASK
+            self.expected = seq + 1
+            return True
+        age = self.expected - 1 - seq
+        if age >= REPLAY_WINDOW or self._seen >> age & 1:
+            return False
+        self._seen |= 1 << age
+        return True
+
+
 class Endpoint(Generic[L, R]):
     def __init__(
         self,
@@ -131,7 +158,9 @@ class Endpoint(Generic[L, R]):
         now: float,
         peer: Address | None = None,
         datagram_bytes: int = DEFAULT_DATAGRAM_BYTES,
+        entropy: Callable[[int], bytes] = os.urandom,
     ) -> None:
+        """`entropy(n)` gives n random bytes: injected so that seeded simulations replay."""
         if role == "client" and peer is None:
             raise ValueError("a client needs the server's address")
         self.role: Role = role
@@ -146,9 +175,11 @@ class Endpoint(Generic[L, R]):
         self.rtt = RttEstimator()
         self.loss = LossEstimator()
         self.redundant_copies = 0  # datagrams sent twice because the link loses datagrams
+        # Part of every nonce we seal; new for each run, since _next_seq starts at 0 each run.
+        self.nonce_epoch = int.from_bytes(entropy(EPOCH_BYTES), "big")
         self._next_seq = 0
-        self._expected_seq = 0  # one past the newest authentic sequence number seen
-        self._seen_seqs: set[int] = set()
+        # The peer's runs, least recently heard first; see _note_sequence.
+        self._peer_runs: collections.OrderedDict[int, _SequenceSpace] = collections.OrderedDict()
         self._saved_timestamp: int | None = None
         self._saved_timestamp_at = 0.0
         self.last_heard: float | None = None
@@ -171,7 +202,11 @@ class Endpoint(Generic[L, R]):
         self._quench_until = 0.0
         self._input_states: collections.deque[tuple[int, float]] = collections.deque()
         self._echo_ack = 0
-        self._shutdown_ack_reported = False
+        self.phase = Phase.OPEN  # see ssp.lifecycle
+        # Set by the application while it cannot take more of the peer's input: new states
+        # carrying input are then refused (not acknowledged), so the peer keeps and resends them.
+        self.input_paused = False
+        self._timer_events: list[Event] = []  # events of the send path, for `take_events`
 
     # --- local state ---------------------------------------------------------------------------
     @property
@@ -226,7 +261,39 @@ class Endpoint(Generic[L, R]):
 
     # --- shutdown ------------------------------------------------------------------------------
     def start_shutdown(self, now: float) -> None:
+        """Say goodbye; a `Closed` event reports how it ended. Nothing to do if the connection
+        is already ending (the peer's goodbye counts)."""
+        if self.phase is not Phase.OPEN:
+            return
+        self.phase = Phase.CLOSING
         self._sender.start_shutdown(now)
+        if self._nobody_to_tell(now):
+            self._close(Ending.UNREACHABLE, self._timer_events)
+
+    def take_events(self) -> list[Event]:
+        """Events of the send path (`datagrams_to_send`, `start_shutdown`): how the connection
+        ended. `receive_datagram` returns its own events."""
+        events, self._timer_events = self._timer_events, []
+        return events
+
+    def _nobody_to_tell(self, now: float) -> bool:
+        if self.role == "client":
+            return self.last_heard is None
+        return self.peer is None or self._is_association_stale(now)
+
+    def _close(self, ending: Ending, events: list[Event]) -> None:
+        self.phase = Phase.CLOSED
+        events.append(Closed(ending))
+
+    def _advance_shutdown(self, now: float) -> None:
+        """After sending: has the handshake ended on our side?"""
+        if self.phase is Phase.PEER_CLOSING and self._sender.counterparty_shutdown_ack_sent():
+            self._close(Ending.PEER_CLOSED, self._timer_events)
+        elif self.phase is Phase.CLOSING:
+            if self._nobody_to_tell(now):
+                self._close(Ending.UNREACHABLE, self._timer_events)
+            elif self._sender.shutdown_ack_timed_out(now):
+                self._close(Ending.GAVE_UP, self._timer_events)
 
     @property
     def shutdown_in_progress(self) -> bool:
@@ -270,31 +337,43 @@ class Endpoint(Generic[L, R]):
             # A reflection of our own datagrams, or a datagram of another connection.
             self.drops.wrong_direction += 1
             return []
-        if not self._note_sequence(packet.seq):
+        previous = self._note_sequence(packet.epoch, packet.seq)
+        if previous is None:
             self.drops.replayed += 1
             return []
         events: list[Event] = []
-        newest = packet.seq + 1 > self._expected_seq
+        newest = packet.seq > previous
         if newest:
-            # Only the newest authentic datagram moves timing and the peer's address.
-            if self._expected_seq:  # before the first datagram there is no gap to count
-                self.loss.note_arrival(packet.seq - self._expected_seq)
-            self._expected_seq = packet.seq + 1
+            # Only the newest authentic datagram of its run moves timing and the peer's address.
+            # A restarted peer's first datagram is the newest of a new run, so it takes over. An
+            # older run's next datagram takes them back: no run is retired for good, because a
+            # replay of a run forgotten since would look new and could then keep the address.
+            if previous >= 0:  # a run's first datagram has no gap before it to count
+                self.loss.note_arrival(packet.seq - previous - 1)
             self._newest_datagram(packet, addr, now, events)
         else:
             self.loss.note_late_arrival()
         self._receive_fragment(packet.payload, now, events, newest)
         return events
 
-    def _note_sequence(self, seq: int) -> bool:
-        """Remember `seq`; False if it was seen before or is too old to tell."""
-        if seq in self._seen_seqs or seq + REPLAY_WINDOW < self._expected_seq:
-            return False
-        self._seen_seqs.add(seq)
-        if len(self._seen_seqs) > 2 * REPLAY_WINDOW:
-            floor = self._expected_seq - REPLAY_WINDOW
-            self._seen_seqs = {s for s in self._seen_seqs if s >= floor}
-        return True
+    def _note_sequence(self, epoch: int, seq: int) -> int | None:
+        """Remember `seq` of the peer's run `epoch`. None if it was seen before or is too old to
+        tell; otherwise the newest sequence number of that run before it (-1: none).
+
+        Each run of the peer numbers its datagrams from 0, so each has its own replay window.
+        Beyond MAX_PEER_EPOCHS runs, the least recently heard is forgotten: the run the peer is
+        using now is heard all the time, so replays of old runs rarely push it out (and then
+        its next datagram simply starts its space again)."""
+        space = self._peer_runs.get(epoch)
+        if space is None:
+            space = self._peer_runs[epoch] = _SequenceSpace()
+            if len(self._peer_runs) > MAX_PEER_EPOCHS:
+                self._peer_runs.popitem(last=False)
+        previous = space.expected - 1
+        if not space.note(seq):
+            return None
+        self._peer_runs.move_to_end(epoch)
+        return previous
 
     def _newest_datagram(
         self, packet: Packet, addr: Address, now: float, events: list[Event]
@@ -327,13 +406,15 @@ class Endpoint(Generic[L, R]):
             self.drops.malformed += 1
             return
         self._sender.process_acknowledgment_through(inst.ack_num)
+        if self.phase is Phase.CLOSING and self._sender.shutdown_acknowledged():
+            self._close(Ending.ACKNOWLEDGED, events)
         nums = [received.num for received in self._received]
         if newest:  # a late, reordered datagram's ack says nothing about loss
             self._sender.note_peer_ack(inst.ack_num, now, peer_resent=inst.new_num in nums)
         self.last_roundtrip_success = max(self.last_roundtrip_success, self._sender.acked_timestamp)
-        if self._sender.shutdown_acknowledged() and not self._shutdown_ack_reported:
-            self._shutdown_ack_reported = True
-            events.append(ShutdownAcknowledged())
+        if inst.diff and self.input_paused and inst.new_num != SHUTDOWN_NUM:
+            self.drops.unusable += 1  # backpressure: as if this datagram had been lost
+            return
 
         if inst.new_num in nums:
             self.drops.unusable += 1  # a duplicate: idempotency
@@ -367,7 +448,8 @@ class Endpoint(Generic[L, R]):
         self._sender.calculate_timers(now)
         if self._received[-1].num != newest_before:
             events.append(RemoteStateChanged(self._received[-1].num))
-            if self._received[-1].num == SHUTDOWN_NUM:
+            if self._received[-1].num == SHUTDOWN_NUM and self.phase is Phase.OPEN:
+                self.phase = Phase.PEER_CLOSING
                 events.append(ShutdownRequested())
 
     def _process_throwaway(self, throwaway_num: int) -> None:
@@ -377,7 +459,15 @@ class Endpoint(Generic[L, R]):
 
     # --- send path -----------------------------------------------------------------------------
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
-        """Everything due at `now`, sealed and addressed."""
+        """Everything due at `now`, sealed and addressed. How the shutdown handshake ended, if
+        it did, is then in `take_events`."""
+        if self.phase is Phase.CLOSED:
+            return []
+        datagrams = self._due_datagrams(now)
+        self._advance_shutdown(now)
+        return datagrams
+
+    def _due_datagrams(self, now: float) -> list[tuple[bytes, Address]]:
         peer = self.peer
         if peer is None:
             return []
@@ -414,6 +504,8 @@ class Endpoint(Generic[L, R]):
     def next_deadline(self) -> float:
         """Monotonic time at which `datagrams_to_send` next has something to do, or at which
         an unanswered shutdown gives up (`shutdown_ack_timed_out`); may be inf."""
+        if self.phase is Phase.CLOSED:
+            return float("inf")
         give_up = self._sender.shutdown_give_up_time()
         if self.peer is None or self._detached:
             return give_up
@@ -446,6 +538,12 @@ class Endpoint(Generic[L, R]):
         seq = self._next_seq
         self._next_seq = (seq + 1) & SEQ_MASK
         packet = Packet(
-            self.connection_id, self._out_direction, seq, timestamp16(now), reply, payload
+            self.connection_id,
+            self._out_direction,
+            seq,
+            timestamp16(now),
+            reply,
+            payload,
+            self.nonce_epoch,
         )
         return seal_packet(self._cipher, packet)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pty
 import re
 import shlex
 import subprocess
@@ -95,10 +96,16 @@ def run_line(tmux: Tmux, line: str) -> None:
 
 
 def run_mosh(*args: str) -> subprocess.CompletedProcess[str]:
-    """mosh without a terminal, for the failures that happen before the client starts."""
-    return subprocess.run(
-        [MOSH, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
-    )
+    """mosh with its output captured, for the failures that happen before the client starts.
+    Its stdin is a terminal nobody types on: without one, mosh refuses before anything else."""
+    leader, follower = pty.openpty()
+    try:
+        return subprocess.run(
+            [MOSH, *args], stdin=follower, capture_output=True, text=True, timeout=30
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

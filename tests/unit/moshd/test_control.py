@@ -150,7 +150,7 @@ def test_bad_requests_are_explained(raw: bytes, message: str) -> None:
 def test_line_length_limit() -> None:
     padding = "x" * (control.MAX_LINE_BYTES - 40)
     assert parse_request(line({"op": "list", "pad": padding})) == ListRequest()
-    with pytest.raises(ProtocolError, match="longer than 65536 bytes"):
+    with pytest.raises(ProtocolError, match=f"longer than {control.MAX_LINE_BYTES} bytes"):
         parse_request(line({"op": "list", "pad": padding + "x" * 100}))
 
 

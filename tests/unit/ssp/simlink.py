@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ssp.crypto import Key
+from ssp.datagram import HEADER_BYTES
 from ssp.screen import DEFAULT_RENDITION, Framebuffer, Row
 from ssp.transport import Endpoint, Event
 from ssp.userstream import Keystroke, UserEvent, UserStream
@@ -98,7 +99,7 @@ class SimulatedSession:
     @property
     def sent_headers(self) -> list[bytes]:
         """The clear header of every datagram sent, in order (a redundant copy included)."""
-        return [data[:16] for data in self.sent_datagrams]
+        return [data[:HEADER_BYTES] for data in self.sent_datagrams]
 
     # --- the link ------------------------------------------------------------------------------
     def _transmit(self, data: bytes, to_server: bool) -> None:
@@ -115,8 +116,10 @@ class SimulatedSession:
     def _flush(self) -> None:
         for data, _ in self.client.datagrams_to_send(self.now):
             self._transmit(data, to_server=True)
+        self.client_events += self.client.take_events()
         for data, _ in self.server.datagrams_to_send(self.now):
             self._transmit(data, to_server=False)
+        self.server_events += self.server.take_events()
 
     def run_until(self, end: float) -> None:
         while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssp.datagram import DIRECTION_BIT
+from ssp.datagram import DIRECTION_BIT, HEADER_BYTES
 from ssp.userstream import Keystroke
 
 from .simlink import LinkProfile, SimulatedSession
@@ -60,9 +60,9 @@ def test_no_nonce_repeats_under_a_key(
     _type_all(session, plan)
     session.run_until(session.now + 10.0)
     headers = session.sent_headers
-    # The nonce is the clear header (connection id, direction bit | seq) padded with zeros.
+    # The nonce is the clear header: connection id, epoch, direction bit | seq.
     assert len(set(headers)) == len(headers)
-    directions = {int.from_bytes(h[8:], "big") & DIRECTION_BIT for h in headers}
+    directions = {int.from_bytes(h[HEADER_BYTES - 8 :], "big") & DIRECTION_BIT for h in headers}
     assert directions == {0, DIRECTION_BIT}
 
 

@@ -13,6 +13,7 @@ from ssp.crypto import (
     KEY_BYTES,
     KEY_TEXT_LENGTH,
     MAC_BYTES,
+    NONCE_BYTES,
     AuthenticationFailed,
     Cipher,
     Key,
@@ -21,7 +22,7 @@ from ssp.crypto import (
 )
 
 BASE64_ALPHABET = re.compile(r"[A-Za-z0-9+/]{43}")
-HEADER = bytes(range(16))
+HEADER = bytes(range(24))  # connection id, epoch, direction | seq: the whole nonce
 
 raw_keys = st.binary(min_size=KEY_BYTES, max_size=KEY_BYTES)
 
@@ -183,7 +184,7 @@ def test_connection_id_is_not_the_key_itself() -> None:
 
 
 # --- seal / open ----------------------------------------------------------------------------
-headers = st.binary(min_size=16, max_size=16)
+headers = st.binary(min_size=NONCE_BYTES, max_size=NONCE_BYTES)
 payloads = st.binary(max_size=2000)
 
 
@@ -197,14 +198,19 @@ def test_seal_open_round_trip(raw: bytes, header: bytes, plaintext: bytes) -> No
         assert plaintext not in sealed  # it is encrypted, not just authenticated
 
 
-def test_the_nonce_is_the_header_padded_and_nothing_else() -> None:
-    assert nonce_for(HEADER) == HEADER + bytes(8)
-    with pytest.raises(ValueError):
-        nonce_for(HEADER[:15])
+def test_the_nonce_is_the_header_and_nothing_else() -> None:
+    assert NONCE_BYTES == 24
+    assert nonce_for(HEADER) == HEADER
+    # HEADER[:16] is as long as the old header, whose nonce ended in 8 zero bytes.
+    for wrong in (HEADER[:15], HEADER[:16], HEADER[:23], HEADER + b"\x00"):
+        with pytest.raises(ValueError):
+            nonce_for(wrong)
     key = Key.generate()
     a = Cipher(key).seal(HEADER, b"same plaintext")
-    b = Cipher(key).seal(HEADER[:15] + b"\xff", b"same plaintext")
-    assert a != b  # a different header gives a different keystream
+    for index in range(NONCE_BYTES):  # every header byte changes the keystream: none is padding
+        other = bytearray(HEADER)
+        other[index] ^= 0xFF
+        assert Cipher(key).seal(bytes(other), b"same plaintext") != a
 
 
 @settings(max_examples=200)
@@ -214,7 +220,7 @@ def test_tampered_header_does_not_open(
 ) -> None:
     cipher = Cipher(Key.generate())
     sealed = cipher.seal(header, plaintext)
-    index = data.draw(st.integers(0, 15), label="header byte")
+    index = data.draw(st.integers(0, NONCE_BYTES - 1), label="header byte")
     delta = data.draw(st.integers(1, 255), label="xor")
     bad = bytearray(header)
     bad[index] ^= delta

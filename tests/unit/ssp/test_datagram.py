@@ -17,6 +17,7 @@ from ssp.datagram import (
     DATAGRAM_OVERHEAD,
     DEFAULT_DATAGRAM_BYTES,
     DIRECTION_BIT,
+    EPOCH_MASK,
     HEADER_BYTES,
     MAX_INSTRUCTION_BYTES,
     NO_TIMESTAMP,
@@ -54,6 +55,7 @@ packets = st.builds(
     timestamp=U16,
     timestamp_reply=U16,
     payload=st.binary(max_size=1500),
+    epoch=U64,
 )
 instructions = st.builds(
     Instruction,
@@ -95,10 +97,12 @@ def test_packet_seal_open_round_trip(packet: Packet) -> None:
 
 
 @given(packets)
-def test_header_packs_connection_id_direction_and_seq_in_the_clear(packet: Packet) -> None:
+def test_header_packs_connection_id_epoch_direction_and_seq_in_the_clear(packet: Packet) -> None:
     data = seal_packet(CIPHER, packet)
+    assert HEADER_BYTES == 24
     assert data[:8] == packet.connection_id.to_bytes(8, "big")
-    word = int.from_bytes(data[8:16], "big")
+    assert data[8:16] == packet.epoch.to_bytes(8, "big")
+    word = int.from_bytes(data[16:24], "big")
     assert word >> 63 == packet.direction
     assert word & SEQ_MASK == packet.seq
     assert bool(word & DIRECTION_BIT) == (packet.direction == TO_CLIENT)
@@ -113,6 +117,26 @@ def test_sequence_number_out_of_range_is_refused() -> None:
     # The largest sequence number is fine and does not spill into the direction bit.
     data = seal_packet(CIPHER, Packet(1, TO_SERVER, SEQ_MASK, 0, 0, b""))
     assert open_packet(CIPHER, data).direction == TO_SERVER
+
+
+def test_epoch_out_of_range_is_refused() -> None:
+    for epoch in (-1, EPOCH_MASK + 1):
+        with pytest.raises(ValueError):
+            seal_packet(CIPHER, Packet(1, TO_SERVER, 0, 0, 0, b"", epoch))
+    largest = seal_packet(CIPHER, Packet(1, TO_SERVER, 0, 0, 0, b"", EPOCH_MASK))
+    assert open_packet(CIPHER, largest).epoch == EPOCH_MASK
+
+
+def test_same_seq_in_another_epoch_is_another_nonce() -> None:
+    # A restarted endpoint starts again at seq 0: only the epoch tells its nonces apart.
+    first = seal_packet(CIPHER, Packet(1, TO_SERVER, 0, 7, 7, b"ls\r", 0x1111))
+    again = seal_packet(CIPHER, Packet(1, TO_SERVER, 0, 7, 7, b"ls\r", 0x2222))
+    assert first[:HEADER_BYTES] != again[:HEADER_BYTES]
+    assert first[HEADER_BYTES:] != again[HEADER_BYTES:]  # another keystream, another MAC
+    assert open_packet(CIPHER, again).epoch == 0x2222
+    # The epoch is authenticated: moved into another epoch's header, the body does not open.
+    with pytest.raises(AuthenticationFailed):
+        open_packet(CIPHER, again[:HEADER_BYTES] + first[HEADER_BYTES:])
 
 
 def test_peek_connection_id_needs_no_key_and_rejects_runts() -> None:

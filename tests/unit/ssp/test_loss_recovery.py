@@ -214,3 +214,20 @@ def test_heartbeats_alone_give_both_ends_a_round_trip_time() -> None:
     session.run_until(session.now + 2 * ACK_INTERVAL + 0.5)
     assert session.client.rtt.sampled and session.server.rtt.sampled
     assert session.server.rtt.srtt_ms == pytest.approx(2000 * ONE_WAY, abs=3)
+
+
+def test_paused_input_is_refused_then_delivered_once_when_resumed() -> None:
+    # Backpressure: a server whose program does not read refuses new input; the client keeps
+    # it and resends it, and nothing is lost or doubled when the server takes input again.
+    session = SimulatedSession(12, LinkProfile(delay=ONE_WAY), LinkProfile(delay=ONE_WAY))
+    session.type(b"a")
+    session.run_until(session.now + 1.0)
+    session.server.input_paused = True
+    session.type(b"b")
+    session.type(b"c")
+    session.run_until(session.now + 3.0)
+    assert [k.data for k in session.received] == [b"a"]  # type: ignore[union-attr]
+    assert len(session.client._sender.sent) > 1  # unacknowledged: the client still holds it
+    session.server.input_paused = False
+    session.run_until(session.now + 2.0)
+    assert session.received == session.typed

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from ssp.lifecycle import Closed, Ending, Phase
 from ssp.screen import DEFAULT_RENDITION, Row
 from ssp.timing import ACK_DELAY, ACK_INTERVAL, SHUTDOWN_RETRIES, RttEstimator
 from ssp.userstream import Keystroke, UserEvent
@@ -123,7 +124,7 @@ def test_shutdown_is_acknowledged_by_a_live_peer() -> None:
     assert session.now - started < 0.2  # one round trip and a frame or two
 
     def from_client() -> int:
-        return sum(1 for header in session.sent_headers if not header[8] & 0x80)
+        return sum(1 for header in session.sent_headers if not header[16] & 0x80)  # direction
 
     sent_after_ack = from_client()
     session.run_until(session.now + 1.0)
@@ -133,7 +134,8 @@ def test_shutdown_is_acknowledged_by_a_live_peer() -> None:
     assert not session.client.shutdown_ack_timed_out(session.now)
     kinds = {type(e).__name__ for e in session.server_events}
     assert "ShutdownRequested" in kinds
-    assert "ShutdownAcknowledged" in {type(e).__name__ for e in session.client_events}
+    assert Closed(Ending.ACKNOWLEDGED) in session.client_events
+    assert session.client.phase is Phase.CLOSED
 
 
 def test_shutdown_is_abandoned_after_the_retry_limit() -> None:
