@@ -37,6 +37,7 @@ class ExitStatus:
     clean: bool = False
     ever_connected: bool = False
     server_ended: bool = False  # the server asked to shut down (the shell exited, a kill...)
+    farewell: str = ""  # the server's reason, when it gave one
 
 
 class ClientApp:
@@ -100,6 +101,7 @@ class ClientApp:
         """The connection has ended (ssp.lifecycle): whoever began it, the client is done."""
         self.status.clean = ending.clean
         self.status.server_ended = ending is Ending.PEER_CLOSED
+        self.status.farewell = self.network.endpoint.remote_state.farewell
         self.status.ever_connected = self.network.endpoint.last_heard is not None
         self._done.set()
 
@@ -290,8 +292,12 @@ def exit_message(status: ExitStatus, host: str, port: int) -> str | None:
             "mosh-server process may still be running on the server.\n"
         )
     if status.server_ended:
-        # The protocol carries no reason, so say only that it is over (upstream's line).
-        return "[mosh is exiting.]\n"
+        # Upstream's line; moshd also says why (a stock server gives no reason).
+        return (
+            f"[mosh is exiting: {status.farewell}.]\n"
+            if status.farewell
+            else "[mosh is exiting.]\n"
+        )
     return None
 
 

@@ -64,6 +64,21 @@ class CloseReason(enum.StrEnum):
     SIGNAL_TIMEOUT = "signal_timeout"
     DAEMON_STOPPING = "daemon_stopping"
 
+    @property
+    def farewell(self) -> str:
+        """What the client is told when the server ends the session ("" when it was the
+        client that quit, or when there is no client to tell)."""
+        return _FAREWELLS.get(self, "")
+
+
+_FAREWELLS = {
+    CloseReason.CHILD_EXITED: "the session's program ended",
+    CloseReason.KILLED: "the session was ended by mosh-server kill",
+    CloseReason.NETWORK_TIMEOUT: "no contact for MOSH_SERVER_NETWORK_TMOUT seconds",
+    CloseReason.SIGNAL_TIMEOUT: "moshd got SIGUSR1 after MOSH_SERVER_SIGNAL_TMOUT seconds",
+    CloseReason.DAEMON_STOPPING: "moshd is stopping",
+}
+
 
 @dataclass(frozen=True)
 class SessionTimeouts:
@@ -144,6 +159,7 @@ class Session:
             self.close_reason = reason
             if reason is not CloseReason.CHILD_EXITED:
                 self.child.hangup()
+            self._screen_dirty = True  # the goodbye carries the farewell
             self._wakeup.set()
 
     def signal_timeout_expired(self) -> bool:
@@ -277,7 +293,9 @@ class Session:
         if not self._screen_dirty and echo_ack == self.endpoint.local_state.echo_ack:
             return
         self._screen_dirty = False
-        self.endpoint.set_local_state(self.emulator.snapshot(echo_ack), now)
+        screen = self.emulator.snapshot(echo_ack)
+        screen.farewell = self.close_reason.farewell if self.close_reason else ""
+        self.endpoint.set_local_state(screen, now)
 
     def _wait_for_a_client(self, now: float) -> bool:
         """A command that ended before any client attached (`mosh host -- printf ok`) keeps

@@ -167,6 +167,7 @@ _ECHO_ACK = 8
 _SCROLL = 9
 _ROW = 10
 _CLIPBOARD_CLEAR = 11
+_FAREWELL = 12
 
 _RUN_SIMPLE = 0  # every cell one code point: the text, split per code point
 _RUN_COMPLEX = 1  # cells joined by US (0x1F), which never stands in a cell
@@ -187,6 +188,7 @@ class Framebuffer:
     bell_count: int = 0
     clipboard: Clipboard | None = None
     echo_ack: int = 0
+    farewell: str = ""  # why the server ends the session, sent with its goodbye
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.height < 1:
@@ -210,6 +212,7 @@ class Framebuffer:
             self.bell_count,
             self.clipboard,
             self.echo_ack,
+            self.farewell,
         )
 
     def subtract(self, prefix: Framebuffer) -> None:
@@ -229,6 +232,7 @@ class Framebuffer:
             and self.title == other.title
             and self.icon_name == other.icon_name
             and self.clipboard == other.clipboard
+            and self.farewell == other.farewell
             and self.rows == other.rows
         )
 
@@ -287,6 +291,9 @@ class Framebuffer:
         if self.echo_ack != old.echo_ack:
             out.append(_ECHO_ACK)
             put_varint(out, self.echo_ack)
+        if self.farewell != old.farewell:
+            out.append(_FAREWELL)
+            put_str(out, self.farewell)
         for index, (new_row, base_row) in enumerate(zip(self.rows, base_rows, strict=True)):
             if new_row is not base_row and new_row != base_row:
                 out.append(_ROW)
@@ -340,6 +347,8 @@ class Framebuffer:
                 self.clipboard = None
             elif tag == _ECHO_ACK:
                 self.echo_ack = reader.varint()
+            elif tag == _FAREWELL:
+                self.farewell = reader.str_()
             elif tag == _ROW:
                 index = reader.varint()
                 if index >= self.height:

@@ -14,7 +14,7 @@ from .harness import BIN, SHELL, RealDaemon, Tmux, client_command
 
 pytestmark = pytest.mark.e2e
 
-EXITING = "[mosh is exiting.]"
+EXITING = "[mosh is exiting"
 EXIT_STATUS = "[client exit=0]"
 
 
@@ -40,7 +40,9 @@ def test_the_shell_exiting_ends_the_client_with_mosh_is_exiting(
     _attach_reporting_exit(tmux, real_daemon)
     tmux.type("exit")
     tmux.keys("Enter")
-    assert _lines_before_exit_status(tmux)[-1:] == [EXITING]
+    assert _lines_before_exit_status(tmux)[-1:] == [
+        "[mosh is exiting: the session's program ended.]"
+    ]
 
 
 def test_mosh_server_kill_ends_the_client_with_mosh_is_exiting(
@@ -50,14 +52,16 @@ def test_mosh_server_kill_ends_the_client_with_mosh_is_exiting(
     subprocess.run(
         [str(BIN / "mosh-server"), "kill", session_id], env=real_daemon.env, check=True, timeout=20
     )
-    assert _lines_before_exit_status(tmux)[-1:] == [EXITING]
+    assert _lines_before_exit_status(tmux)[-1:] == [
+        "[mosh is exiting: the session was ended by mosh-server kill.]"
+    ]
 
 
 def test_quitting_with_the_escape_key_says_nothing(tmux: Tmux, real_daemon: RealDaemon) -> None:
     _attach_reporting_exit(tmux, real_daemon)
     tmux.keys("C-^")
     tmux.type(".")
-    assert EXITING not in _lines_before_exit_status(tmux)
+    assert not any(line.startswith(EXITING) for line in _lines_before_exit_status(tmux))
 
 
 def test_mosh_without_a_terminal_starts_no_session(real_daemon: RealDaemon) -> None:

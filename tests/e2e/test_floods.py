@@ -1,4 +1,5 @@
-"""Floods: Ctrl-C under `yes`, bulk output at C speed — beside upstream mosh."""
+"""Floods: Ctrl-C under `yes`, bulk output at C speed. Our own bounds here; bench/networks.py
+measures the same beside upstream mosh."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import pytest
 
 from .harness import Tmux
 from .ptydriver import PtyClient
-from .sides import Side, client_through_link, ours, upstream, upstream_installed, wait_for_prompt
+from .sides import Side, client_through_link, ours, wait_for_prompt
+
+# `seq 1 2000000` is 17 MB through a PTY: the emulator's fast path takes 0.12 s of it, the whole
+# run 2.5 s on an idle 2-core machine; four times that for a busy CI machine.
+SEQ_BOUND = 10.0
 
 
 def _drain(client: PtyClient, seconds: float) -> None:
@@ -51,22 +56,14 @@ def test_ctrl_c_under_yes_brings_the_prompt_back_within_a_round_trip(rtt: float)
     with ours() as side:
         elapsed = ctrl_c_under_yes(side, rtt)
     print(f"moshd: prompt {elapsed * 1000:.0f} ms after Ctrl-C at RTT {rtt * 1000:.0f} ms")
-    if upstream_installed():
-        with upstream() as side:
-            theirs = ctrl_c_under_yes(side, rtt)
-        print(f"mosh 1.4: prompt {theirs * 1000:.0f} ms after Ctrl-C")
     assert elapsed <= rtt + 0.020 + 0.030  # target RTT + 20 ms; 30 ms for a loaded 2-core CI
 
 
-def test_seq_output_finishes_no_slower_than_upstream_with_the_right_screen() -> None:
+def test_seq_output_finishes_quickly_with_the_right_screen() -> None:
     with ours() as side:
         our_time, our_screen = seq_to_final_screen(side)
     print(f"moshd: seq 1 2000000 to the final screen in {our_time:.2f} s")
-    if upstream_installed():
-        with upstream() as side:
-            their_time, _ = seq_to_final_screen(side)
-        print(f"mosh 1.4: {their_time:.2f} s")
-        assert our_time <= their_time * 1.1
+    assert our_time <= SEQ_BOUND
     direct = Tmux()
     try:
         direct.start("env PS1='$ ' bash --norc --noprofile")

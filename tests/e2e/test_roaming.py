@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.impair import ProxyProcess
 
 from .harness import SHELL, RealDaemon, Session, Tmux, client_command
@@ -58,6 +60,7 @@ def test_two_roams_and_a_blackout(tmux: Tmux, real_daemon: RealDaemon) -> None:
     assert rtts and all({"srtt_ms", "rttvar_ms", "peer"} <= set(e) for e in rtts)
 
 
+@pytest.mark.slow
 def test_a_sixty_second_blackout_is_survived(tmux: Tmux, real_daemon: RealDaemon) -> None:
     session = real_daemon.new_session(*SHELL)
     with ProxyProcess(("127.0.0.1", session.port)) as proxy:
@@ -73,6 +76,7 @@ def test_a_sixty_second_blackout_is_survived(tmux: Tmux, real_daemon: RealDaemon
         tmux.wait_for(lambda s: "\nback-42\n" in s and "Last contact" not in s, timeout=20)
 
 
+@pytest.mark.slow
 def test_a_client_stopped_for_two_minutes_resumes(tmux: Tmux, real_daemon: RealDaemon) -> None:
     session = real_daemon.new_session(*SHELL)
     tmux.start(client_command(session))

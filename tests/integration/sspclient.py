@@ -118,3 +118,14 @@ async def scripted_client(host: str, port: int, key: str) -> AsyncIterator[Scrip
         finally:
             nursery.cancel_scope.cancel()
             client.sock.close()
+
+
+async def attach_then_vanish(host: str, port: object, key: object) -> None:
+    """A client that attaches, sees its shell work, then dies without a word (kill -9, a
+    laptop lid closed for good)."""
+    client = ScriptedClient(host, int(str(port)), str(key))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.run)
+        client.type(b"echo ready\r")
+        await client.wait_for_text("ready")
+        nursery.cancel_scope.cancel()

@@ -13,7 +13,7 @@ from moshd.daemon import Daemon
 from moshd.session import CloseReason
 from ssp.lifecycle import Closed, Ending
 
-from .sspclient import ScriptedClient, scripted_client
+from .sspclient import attach_then_vanish, scripted_client
 
 pytestmark = pytest.mark.trio
 
@@ -58,12 +58,7 @@ async def test_kill_with_a_live_client_tells_it_and_ends_at_once(daemon: Daemon)
 
 async def test_kill_with_a_dead_client_hangs_up_the_program_at_once(daemon: Daemon) -> None:
     session_id, reply = await _session(daemon)
-    client = ScriptedClient("127.0.0.1", int(str(reply["port"])), str(reply["key"]))
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(client.run)
-        client.type(b"echo ready\r")
-        await client.wait_for_text("ready")
-        nursery.cancel_scope.cancel()  # the client dies without a word
+    await attach_then_vanish("127.0.0.1", reply["port"], reply["key"])
     pid = daemon.sessions[session_id].child.pid
     session = daemon.sessions[session_id]
     session.request_close(CloseReason.KILLED)
@@ -87,12 +82,7 @@ async def test_kill_with_a_client_silent_for_minutes_ends_at_once(
     # stops sending. Shortened here so the test need not wait 40 s.
     monkeypatch.setattr("ssp.transport.SERVER_ASSOCIATION_TIMEOUT", 0.5)
     session_id, reply = await _session(daemon)
-    client = ScriptedClient("127.0.0.1", int(str(reply["port"])), str(reply["key"]))
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(client.run)
-        client.type(b"echo ready\r")
-        await client.wait_for_text("ready")
-        nursery.cancel_scope.cancel()
+    await attach_then_vanish("127.0.0.1", reply["port"], reply["key"])
     await trio.sleep(1.0)
     took = await _gone_after(daemon, session_id)
     assert took < 0.5  # nobody to say goodbye to: no goodbye

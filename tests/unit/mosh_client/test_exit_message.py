@@ -9,8 +9,13 @@ from mosh_client.app import ExitStatus, exit_message, print_exit_message
 
 def test_a_session_the_server_ended_says_mosh_is_exiting() -> None:
     status = ExitStatus(clean=True, ever_connected=True, server_ended=True)
-    # Upstream's line, and nothing more: the protocol carries no reason to give.
+    # Upstream's line, when the server gave no reason (a stock server never does).
     assert exit_message(status, "192.0.2.1", 60001) == "[mosh is exiting.]\n"
+
+
+def test_the_servers_reason_is_told() -> None:
+    status = ExitStatus(clean=True, ever_connected=True, server_ended=True, farewell="why")
+    assert exit_message(status, "192.0.2.1", 60001) == "[mosh is exiting: why.]\n"
 
 
 def test_the_user_quitting_cleanly_says_nothing() -> None:

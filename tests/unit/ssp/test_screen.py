@@ -110,6 +110,7 @@ def framebuffers(
         bell_count=draw(st.integers(0, 10**6)),
         clipboard=draw(clipboards),
         echo_ack=draw(st.integers(0, 2**63)),
+        farewell=draw(st.sampled_from(["", "the session was killed"])),
     )
 
 
@@ -325,7 +326,7 @@ def test_random_bytes_raise_decode_error_and_change_nothing(
         fb.apply(garbage)
     except DecodeError:
         assert _snapshot(fb) == before
-    if garbage and (garbage[0] == 0 or garbage[0] > 11):  # 11: the highest tag, clipboard clear
+    if garbage and (garbage[0] == 0 or garbage[0] > 12):  # 12: the highest tag, farewell
         assert _snapshot(fb) == before  # no such tag: rejected outright
 
 
