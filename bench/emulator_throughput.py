@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyte
 
-from moshd.emulator import Emulator
+from termemu.emulator import Emulator
 
 SLICE = 16 * 1024
 SNAPSHOT_EVERY = 0.020

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.idle import Counters, Idle, measure
-from tests.e2e.sides import Side, ours, upstream, upstream_installed
+from testsupport.idle import Counters, Idle, measure
+from testsupport.sides import Side, ours, upstream, upstream_installed
 
 
 def main() -> None:

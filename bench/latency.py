@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.ptydriver import typing_latencies  # noqa: E402
-from tests.e2e.sides import (  # noqa: E402
+from testsupport.measure import typing_latencies  # noqa: E402
+from testsupport.sides import (  # noqa: E402
     Side,
     client_through_link,
     ours,

@@ -8,7 +8,7 @@ test suite's UDP impairment proxy (one loss seed per run). Two ways of typing a 
 - whole line at once: `echo rN-$((1000+N))` and Enter in one write (a paste, a fast typist),
   15 commands at least 0.3 s apart; time from the write to seeing `rN-<1000+N>` on screen;
 - type then Enter: type the command, wait for its echo, then time Enter to its output
-  (tests/e2e/test_lossy_link.py's run_commands, 12 commands).
+  (testsupport/measure.py's run_commands, 12 commands).
 
 Upstream is measured when `apt-get install mosh` has put it in /usr/bin.
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.sides import Side, ours, upstream, upstream_installed
-from tests.e2e.test_lossy_link import run_commands, run_whole_lines
+from testsupport.measure import run_commands, run_whole_lines
+from testsupport.sides import Side, ours, upstream, upstream_installed
 
 PATTERNS: list[tuple[str, Callable[[Side, int], list[float]]]] = [
     ("whole line at once", lambda side, seed: run_whole_lines(side, seed)),

@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.sides import Side, ours, upstream, upstream_installed
-from tests.e2e.test_floods import ctrl_c_under_yes, seq_to_final_screen
-from tests.e2e.test_lossy_link import run_commands
+from testsupport.measure import ctrl_c_under_yes, run_commands, seq_to_final_screen
+from testsupport.sides import Side, ours, upstream, upstream_installed
 
 
 def both(measure: Callable[[Side], float], repeat: int) -> tuple[float, float | None]:

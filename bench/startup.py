@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.harness import BIN, SHELL, RealDaemon
-from tests.e2e.ptydriver import PtyClient
-from tests.e2e.sides import UPSTREAM_CLIENT, UPSTREAM_SERVER, upstream_installed, wait_for_prompt
+from testsupport.harness import BIN, SHELL, RealDaemon
+from testsupport.ptydriver import PtyClient
+from testsupport.sides import UPSTREAM_CLIENT, UPSTREAM_SERVER, upstream_installed, wait_for_prompt
 
 UPSTREAM_MOSH = Path("/usr/bin/mosh")
 LOCALE = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color", "PS1": "$ "}

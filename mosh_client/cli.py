@@ -53,7 +53,9 @@ def mosh_main(argv: Sequence[str] | None = None) -> int:
     """`mosh [options] [--] [user@]host [command...]`: bootstrap over ssh, become the client."""
     # Imported here: `mosh-client`, whose entry point shares this module, never needs the
     # wrapper's bootstrap (start-up time).
-    from mosh_client.bootstrap import EXIT_FAILURE, BootstrapError, run_bootstrap, run_fake_proxy
+    from mosh_client.bootstrap.errors import EXIT_FAILURE, BootstrapError
+    from mosh_client.bootstrap.fake_proxy import run_fake_proxy
+    from mosh_client.bootstrap.run import run_bootstrap
     from mosh_client.mosh_args import FakeProxyRequest, MoshUsageError, parse_mosh_args
     from mosh_client.mosh_args import InfoRequest as MoshInfoRequest
     from mosh_client.mosh_args import usage as mosh_usage

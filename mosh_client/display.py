@@ -9,6 +9,10 @@ The real terminal is assumed to be an xterm-like (xterm, tmux, VTE, kitty, ...).
 turned off while we own the screen, so writing the last column never wraps or scrolls, and a
 character-width disagreement between us and the terminal stays confined to its row.
 
+The remote application's modes (cursor keys (DECCKM), keypad, bracketed paste, focus events,
+reverse video, mouse reporting) are forwarded to the real terminal as they change, so keys and
+reports come in the form the application asked for; `close()` switches them all off again.
+
 Everything here is pure: methods return bytes, the caller writes them.
 """
 

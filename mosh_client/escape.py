@@ -107,33 +107,12 @@ class EscapeMachine:
         self._line_start = True
         self._line_start_before_escape = True
 
-    @classmethod
-    def from_env(cls, value: str | None) -> EscapeMachine:
-        """Build from the value of `MOSH_ESCAPE_KEY` (None when it is unset)."""
-        return cls(parse_escape_key(value))
-
-    @property
-    def pending(self) -> bool:
-        """True between the escape key and its command (the overlay shows `help` meanwhile)."""
-        return self._pending
-
     @property
     def hint(self) -> str:
         """How to quit, for the notification bar: "Ctrl-^ ." or "~ ." ("" when disabled)."""
         if self.escape_key is None:
             return ""
         return f"{_key_name(self.escape_key)} ."
-
-    @property
-    def help(self) -> str:
-        """What the commands are, in upstream's words; shown while an escape is pending."""
-        if self.escape_key is None:
-            return ""
-        pass_key = chr(min(self._pass))  # the upper-case form when there are two
-        return (
-            f'Commands: Ctrl-Z suspends, "." quits, "{pass_key}" gives literal '
-            f"{_key_name(self.escape_key)}"
-        )
 
     def feed(self, data: bytes) -> list[Action]:
         """The actions for `data`; consecutive keystrokes come out merged in one SendBytes.
@@ -203,13 +182,15 @@ def rewrite_cursor_keys(data: bytes, app_cursor_keys: bool) -> bytes:
     Why it exists: upstream's display puts the user's real terminal in application cursor-key
     mode for the whole session (`Display::open()` writes `ESC [ ? 1 h`, `close()` undoes it),
     so arrows always arrive as `ESC O x`; the server's emulator (`Terminal::UserInput::input`)
-    then rewrites them according to the DECCKM mode of the remote application. Our display does
-    the same, so the real terminal's mode is fixed and never has to follow the application's;
-    the rewrite is the only place where the application's mode matters.
+    then rewrites them according to the DECCKM mode of the remote application. Our display
+    instead forwards the application's DECCKM to the real terminal (`display._modes_output`), so
+    arrows normally arrive in the form the application asked for; the rewrite keeps upstream's
+    rule that the application's mode, not the real terminal's, decides the form of an arrow.
 
     We do it in the client with the modes of the newest remote screen. The mode can be stale by
     up to a round trip, but only across the instant an application switches DECCKM (starting or
-    leaving vim/less), and the real terminal would lag the same way were the mode forwarded.
+    leaving vim/less), and the real terminal, which gets the mode with the same screen, lags
+    the same way.
 
     Unlike upstream's byte-at-a-time machine this works on whole chunks: the terminal writes a
     key's sequence at once, so it arrives in one read. It also rewrites the arrow after a

@@ -57,11 +57,6 @@ def format_duration(seconds: float, unit: str = "seconds") -> str:
     return f"{total // 3600}:{total // 60 % 60:02d}:{total % 60:02d}"
 
 
-def title_with_prefix(title: str, prefix: str = "[mosh] ") -> str:
-    """The window title as shown locally (upstream prefixes it unless MOSH_TITLE_NOPREFIX)."""
-    return prefix + title
-
-
 def _elapsed(
     now: float, last_heard: float | None, last_acked: float | None, started: float
 ) -> tuple[float, float]:

@@ -15,24 +15,26 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moshd import __version__
-from moshd.control_protocol import (
-    MAX_LINE_BYTES,
-    DaemonUnreachable,
+from moshd.control.client import request
+from moshd.control.errors import DaemonUnreachable, ProtocolError
+from moshd.control.framing import MAX_LINE_BYTES
+from moshd.control.messages import (
     KillRequest,
+    ListReply,
     ListRequest,
+    NewReply,
     NewRequest,
-    ProtocolError,
     Request,
+    StatusReply,
     StatusRequest,
-    check_environment_size,
-    control_socket_path,
     encode_line,
-    request,
     request_to_json,
 )
+from moshd.control.paths import control_socket_path
+from moshd.control.validation import check_environment_size
 from moshd.server_cli import (
     HelpCommand,
     KillCommand,
@@ -96,12 +98,13 @@ def server_main(argv: Sequence[str] | None = None) -> int:
         if isinstance(command, NewCommand):
             return _new_session(control, command)
         if isinstance(command, ListCommand):
-            reply = _ask(control, ListRequest(), start_daemon=False)
-            print(format_session_list(reply["sessions"]))
+            listing = cast(ListReply, _ask(control, ListRequest(), start_daemon=False))
+            print(format_session_list(listing["sessions"]))
         elif isinstance(command, KillCommand):
             _ask(control, KillRequest(command.session_id), start_daemon=False)
         elif isinstance(command, StatusCommand):
-            print(format_status(_ask(control, StatusRequest(), start_daemon=False)))
+            status = cast(StatusReply, _ask(control, StatusRequest(), start_daemon=False))
+            print(format_status(status))
     except DaemonUnreachable as exc:
         print(format_unreachable(command, exc), file=sys.stderr)
         return 1
@@ -127,7 +130,7 @@ def _new_session(control: Path, command: NewCommand) -> int:
         check_new_request_size(req)
     except ProtocolError as exc:
         raise _Refused(str(exc)) from None
-    reply = _ask(control, req, start_daemon=True)
+    reply = cast(NewReply, _ask(control, req, start_daemon=True))
     print_connect(reply["port"], reply["key"], sys.stdout)
     print(
         f"mosh-server (moshd {__version__}): session {reply['session_id']} on UDP port "
@@ -189,6 +192,10 @@ def _timeout_from_env(name: str) -> int | None:
 
 
 def _ask(control: Path, req: Request, *, start_daemon: bool) -> dict[str, Any]:
+    """The daemon's successful reply to `req`; raises _Refused for an error reply.
+
+    The reply is not checked beyond its "ok": the daemon answers each request type with the
+    reply type moshd.control.messages names for it, which the caller casts it to."""
     try:
         reply = request(control, req)
     except DaemonUnreachable:

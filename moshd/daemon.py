@@ -13,28 +13,29 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 import trio
 
 from moshd import __version__
-from moshd.control import (
-    ControlError,
+from moshd.control.binding import bind_control_socket, close_control_socket
+from moshd.control.codes import ErrorCode
+from moshd.control.errors import ControlError
+from moshd.control.fd_exhaustion import out_of_fds
+from moshd.control.messages import (
     KillRequest,
     ListRequest,
+    NewReply,
     NewRequest,
-    PeerCreds,
-    PortRange,
+    OkReply,
     Request,
     SessionInfo,
     StatusRequest,
-    bind_control_socket,
-    close_control_socket,
-    out_of_fds,
-    serve_control,
 )
+from moshd.control.paths import PeerCreds
+from moshd.control.server import serve_control
 from moshd.logging import reopen_logs
+from moshd.ports import PortRange
 from moshd.pty import (
     ChildReaper,
     build_child_environment,
@@ -169,7 +170,7 @@ class Daemon:
             self._session_nursery.cancel_scope.cancel()
 
     # --- the control protocol ----------------------------------------------------------------
-    async def handle_request(self, request: Request, peer: PeerCreds) -> Mapping[str, Any]:
+    async def handle_request(self, request: Request, peer: PeerCreds) -> OkReply:
         if isinstance(request, NewRequest):
             return await self.create_session(request)
         if isinstance(request, ListRequest):
@@ -177,7 +178,7 @@ class Daemon:
         if isinstance(request, KillRequest):
             session = self.sessions.get(request.session_id)
             if session is None:
-                raise ControlError("no_such_session", f"no session {request.session_id!r}")
+                raise ControlError(ErrorCode.NO_SUCH_SESSION, f"no session {request.session_id!r}")
             session.request_close(CloseReason.KILLED)
             return {"ok": True}
         if isinstance(request, StatusRequest):
@@ -189,15 +190,15 @@ class Daemon:
                 "ports": sorted({udp.port for udp in self._udp.all}),
                 "version": __version__,
             }
-        raise ControlError("bad_request", "unknown request")  # pragma: no cover
+        raise ControlError(ErrorCode.BAD_REQUEST, "unknown request")  # pragma: no cover
 
-    async def create_session(self, request: NewRequest) -> dict[str, Any]:
+    async def create_session(self, request: NewRequest) -> NewReply:
         if self._stopping or self._udp is None or self._session_nursery is None:
-            raise ControlError("stopping", "moshd is shutting down")
+            raise ControlError(ErrorCode.STOPPING, "moshd is shutting down")
         try:
             udp = await self._udp.acquire(request.bind_ip, request.port)
         except NoFreePort as exc:
-            raise ControlError("no_free_port", str(exc)) from exc
+            raise ControlError(ErrorCode.NO_FREE_PORT, str(exc)) from exc
 
         argv0: str | None = None
         if request.command is None:
@@ -227,7 +228,7 @@ class Daemon:
         except OSError as exc:
             self._udp.release(udp)
             raise out_of_fds(exc) or ControlError(
-                "spawn_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}"
+                ErrorCode.SPAWN_FAILED, f"cannot run {argv[0]!r}: {exc.strerror or exc}"
             ) from exc
 
         key = Key.generate()

@@ -16,15 +16,11 @@ import structlog
 import trio
 
 from moshd import __version__
-from moshd.control_protocol import (
-    AlreadyRunning,
-    ProtocolError,
-    UnsafeControlDirectory,
-    control_socket_path,
-    parse_port_spec,
-)
+from moshd.control.errors import AlreadyRunning, UnsafeControlDirectory
+from moshd.control.paths import control_socket_path
 from moshd.daemon import Daemon, DaemonConfig
 from moshd.logging import configure_logging, default_log_format
+from moshd.ports import PortSpecError, parse_port_spec
 from moshd.pty import give_children_fd_soft_limit
 from moshd.systemd import Notifier, activated_control_socket, listen_fds
 from moshd.udp import DEFAULT_PORTS, NoFreePort
@@ -69,7 +65,7 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
     args = _daemon_parser().parse_args(argv)
     try:
         ports = parse_port_spec(args.port)
-    except ProtocolError as exc:
+    except PortSpecError as exc:
         print(f"moshd: bad --port: {exc}", file=sys.stderr)
         return 2
     # Before anything else reads the environment: listen_fds() removes LISTEN_* from it.

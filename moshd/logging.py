@@ -88,7 +88,39 @@ def configure_logging(
         logger_factory=logger_factory,
         cache_logger_on_first_use=False,
     )
+    _forward_stdlib_loggers(level)
     return fmt
+
+
+# Libraries of ours that log through the standard `logging` module because they must not
+# depend on structlog (termemu is shared with the client).
+STDLIB_LOGGERS = ("termemu",)
+# What every LogRecord carries; any other attribute came from `extra=` and is an event field.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _forward_stdlib_loggers(level: str) -> None:
+    """Route `STDLIB_LOGGERS` into structlog, so their events land in the daemon's log (file,
+    journal or console) like any other; configured again, the handler is replaced, not added."""
+    for name in STDLIB_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if isinstance(h, _ToStructlog)]:
+            logger.removeHandler(old)
+        logger.addHandler(_ToStructlog())
+        # The same threshold as structlog's, so records below it are not even built.
+        logger.setLevel(level.upper())
+        logger.propagate = False
+
+
+class _ToStructlog(logging.Handler):
+    """A standard-library record as a structlog event: the message is the event name, the
+    `extra=` attributes its fields, the logger's name its logger."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRIBUTES}
+        structlog.get_logger(record.name).log(
+            record.levelno, record.getMessage(), exc_info=record.exc_info or False, **fields
+        )
 
 
 def add_daemon_pid(

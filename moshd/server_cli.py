@@ -18,17 +18,12 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO, TypeAlias
+from typing import TextIO, TypeAlias
 
 from moshd import __version__
-from moshd.control_protocol import (
-    MAX_COLORS,
-    NewRequest,
-    PortRange,
-    ProtocolError,
-    SessionInfo,
-    parse_port_spec,
-)
+from moshd.control.messages import NewRequest, SessionInfo, StatusReply
+from moshd.control.validation import MAX_COLORS
+from moshd.ports import PortRange, PortSpecError, parse_port_spec
 
 PROGRAM = "mosh-server"
 
@@ -209,7 +204,7 @@ def _parse_colors(text: str) -> int:
 def _parse_port(text: str) -> PortRange:
     try:
         return parse_port_spec(text)
-    except ProtocolError as error:
+    except PortSpecError as error:
         raise UsageError(f"-p: {error}") from None
 
 
@@ -284,8 +279,9 @@ def format_duration(seconds: float) -> str:
     return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
-def format_status(reply: Mapping[str, Any]) -> str:
-    """`mosh-server status` output from a status reply."""
+def format_status(reply: StatusReply) -> str:
+    """`mosh-server status` output from a status reply (a field missing, from a daemon of
+    another version, shows as "?")."""
     ports = ", ".join(str(port) for port in reply.get("ports", [])) or "none"
     return (
         f"moshd {reply.get('version', '?')} running, pid {reply.get('pid', '?')}\n"

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import structlog
 import trio
 
-from moshd.emulator import Emulator
 from moshd.logging import format_peer
 from moshd.pty import PtyChild
 from moshd.udp import UdpPort
@@ -37,6 +36,7 @@ from ssp.transport import (
     ShutdownRequested,
 )
 from ssp.userstream import Keystroke, Resize, UserStream
+from termemu.emulator import Emulator
 
 NO_CLIENT_TIMEOUT = 60.0  # a session nobody ever attached to ends after this
 FEED_SLICE = 16 * 1024  # emulator work per turn, so the network and input paths keep their turn

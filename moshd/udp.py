@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import structlog
 import trio
 
-from moshd.control import PortRange
 from moshd.logging import format_peer
+from moshd.ports import PortRange
 from ssp.datagram import peek_connection_id
 
 DEFAULT_PORTS = PortRange(60001, 60999)

@@ -57,7 +57,8 @@ venv="$stage$prefix"
 mkdir -p "$work/src"
 mapfile -t packages < <("$python" -c 'import sys, tomllib
 config = tomllib.load(open(sys.argv[1], "rb"))
-print("\n".join(config["tool"]["setuptools"]["packages"]["find"]["include"]))' "$repo/pyproject.toml")
+# Patterns such as "moshd*" (the package and its subpackages): the top directory is what to copy.
+print("\n".join(sorted({p.rstrip("*").split(".")[0] for p in config["tool"]["setuptools"]["packages"]["find"]["include"]})))' "$repo/pyproject.toml")
 [ ${#packages[@]} -gt 0 ] || die "no packages listed in pyproject.toml's packages.find.include"
 sources=(pyproject.toml README.md "${packages[@]}")
 tar -C "$repo" --exclude=__pycache__ --exclude='*.egg-info' -cf - "${sources[@]}" \
@@ -110,7 +111,8 @@ done
 # import with the bundled dependencies alone.
 # -B: byte-code written now would record the staging paths.
 "$venv/bin/python" -I -B -c \
-    'import mosh_client.cli, mosh_client.client_run, moshd.cli, moshd.daemon_cli, ssp.crypto'
+    'import mosh_client.cli, mosh_client.client_run, moshd.cli, moshd.daemon_cli, ssp.crypto
+import termemu.emulator'
 
 # 3. Byte-code, compiled now so that nobody's first run pays for it and nothing is written
 #    under /usr at run time. checked-hash: valid whatever the files' mtimes, and stale .pyc are

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import RealDaemon, Tmux
+from testsupport.harness import RealDaemon, Tmux
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

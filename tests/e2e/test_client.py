@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.impair import ProxyProcess
-
-from .harness import SHELL, RealDaemon, Session, Tmux, client_command
+from testsupport.harness import SHELL, RealDaemon, Session, Tmux, client_command
+from testsupport.impair import ProxyProcess
 
 PROMPT = "$ "
 
@@ -173,7 +172,7 @@ def _line_with(screen: str, needle: str) -> str:
 
 
 def test_client_rejects_bad_key_and_address() -> None:
-    from .harness import BIN
+    from testsupport.harness import BIN
 
     bad_key = subprocess.run(
         [str(BIN / "mosh-client"), "127.0.0.1", "60001"],

@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from moshd.control import request
-
-from .harness import BIN, SHELL, RealDaemon, Tmux, client_command
+from testsupport.harness import BIN, SHELL, RealDaemon, Tmux, client_command
 
 pytestmark = pytest.mark.e2e
 

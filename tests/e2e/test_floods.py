@@ -3,52 +3,15 @@ measures the same beside upstream mosh."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from .harness import Tmux
-from .ptydriver import PtyClient
-from .sides import Side, client_through_link, ours, wait_for_prompt
+from testsupport.harness import Tmux
+from testsupport.measure import ctrl_c_under_yes, seq_to_final_screen
+from testsupport.sides import ours
 
 # `seq 1 2000000` is 17 MB through a PTY: the emulator's fast path takes 0.12 s of it, the whole
 # run 2.5 s on an idle 2-core machine; four times that for a busy CI machine.
 SEQ_BOUND = 10.0
-
-
-def _drain(client: PtyClient, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        client.pump(end - time.monotonic())
-
-
-def ctrl_c_under_yes(side: Side, rtt: float) -> float:
-    """Seconds from Ctrl-C (typed during a `yes` flood) to the prompt on the client's screen."""
-    with client_through_link(side, delay=rtt / 2) as (client, _):
-        wait_for_prompt(client)
-        client.type(b"yes\r")
-        client.wait_for(lambda s: all(line == "y" for line in s.text_lines()[1:-1]), 20, "flood")
-        _drain(client, 1.0)
-        interrupted = client.type(b"\x03")
-        back = client.wait_for(
-            lambda s: s.text_lines()[s.cursor_row] == "$" and s.cursor_col == 2, 20, "prompt"
-        )
-        return back - interrupted
-
-
-def seq_to_final_screen(side: Side) -> tuple[float, list[str]]:
-    """Seconds from Enter to the final screen of `seq 1 2000000`, and that screen."""
-    with client_through_link(side) as (client, _):
-        wait_for_prompt(client)
-        client.type(b"seq 1 2000000")
-        client.wait_for(lambda s: "seq 1 2000000" in s.text_lines()[s.cursor_row], 10, "typed")
-        started = client.type(b"\r")
-        done = client.wait_for(
-            lambda s: s.text_lines()[s.cursor_row - 1 : s.cursor_row + 1] == ["2000000", "$"],
-            120,
-            "the end of seq",
-        )
-        return done - started, client.screen.text_lines()
 
 
 @pytest.mark.parametrize("rtt", [0.0, 0.25])

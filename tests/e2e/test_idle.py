@@ -8,8 +8,8 @@ the polling loops this replaced cost the client ~140 and the daemon ~200.
 
 from __future__ import annotations
 
-from .idle import measure
-from .sides import ours
+from testsupport.idle import measure
+from testsupport.sides import ours
 
 SECONDS = 10.0
 MAX_SWITCHES = 12  # per process in SECONDS; see above

@@ -4,71 +4,11 @@ entered, and whole lines written at once (a paste, a fast typist)."""
 from __future__ import annotations
 
 import statistics
-import time
 
 import pytest
 
-from .ptydriver import PtyClient
-from .sides import Side, client_through_link, ours, wait_for_prompt
-
-COMMANDS = 12
-
-
-def run_commands(side: Side, seed: int) -> list[float]:
-    """Type 12 commands; return the time from Enter to seeing each one's output."""
-    with client_through_link(
-        side, delay=0.05, loss=0.29, seed=seed, height=40, MOSH_PREDICTION_DISPLAY="never"
-    ) as (client, _):
-        wait_for_prompt(client, timeout=60)
-        times: list[float] = []
-        for n in range(1, COMMANDS + 1):
-            command = f"echo out{n}-$(({n}*7))"
-            client.type(command.encode())
-            client.wait_for(lambda s, c=command: c in s.text_lines()[s.cursor_row], 30, command)
-            entered = client.type(b"\r")
-            expected = f"out{n}-{n * 7}"
-            seen = client.wait_for(lambda s, e=expected: e in s.text_lines(), 30, expected)
-            times.append(seen - entered)
-            wait_for_prompt(client, timeout=30)
-        _assert_each_output_once(client)
-        return times
-
-
-def run_whole_lines(side: Side, seed: int, lines: int = 15, gap: float = 0.3) -> list[float]:
-    """Paste whole command lines (Enter included, one write each); return write-to-output times.
-
-    The same link as run_commands. After each output shows, wait for the prompt, and start the
-    next write no sooner than `gap` seconds after the previous one.
-    """
-    with client_through_link(
-        side, delay=0.05, loss=0.29, seed=seed, height=40, MOSH_PREDICTION_DISPLAY="never"
-    ) as (client, _):
-        wait_for_prompt(client, timeout=60)
-        times: list[float] = []
-        for n in range(1, lines + 1):
-            written = client.type(f"echo r{n}-$((1000+{n}))\r".encode())
-            expected = f"r{n}-{1000 + n}"
-            seen = client.wait_for(lambda s, e=expected: e in s.text_lines(), 30, expected)
-            times.append(seen - written)
-            wait_for_prompt(client, timeout=30)
-            pause = written + gap - time.monotonic()
-            while pause > 0:
-                client.pump(pause)
-                pause = written + gap - time.monotonic()
-        screen = client.screen.text_lines()
-        # 40 rows: the last prompt plus the last 19 commands and their outputs are on screen.
-        for n in range(max(1, lines - 18), lines + 1):
-            assert screen.count(f"r{n}-{1000 + n}") == 1, screen  # none lost, none doubled
-            assert sum(1 for line in screen if f"echo r{n}-$" in line) == 1, screen
-        return times
-
-
-def _assert_each_output_once(client: PtyClient) -> None:
-    lines = client.screen.text_lines()
-    for n in range(1, COMMANDS + 1):
-        assert lines.count(f"out{n}-{n * 7}") == 1, lines  # none lost, none doubled
-        assert sum(1 for line in lines if f"echo out{n}-" in line) == 1, lines
-
+from testsupport.measure import run_commands, run_whole_lines
+from testsupport.sides import ours
 
 # Bounds from the protocol's rules, not from a run of upstream: without loss a command's output
 # is one round trip away (0.1 s here, plus collection delays). A loss is recovered in about an

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from .harness import BIN, Tmux
-from .sshd import RemoteMoshd, Sshd, free_loopback_port
+from testsupport.harness import BIN, Tmux
+from testsupport.sshd import RemoteMoshd, Sshd, free_loopback_port
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.impair import ProxyProcess
-
-from .harness import BIN, SHELL, RealDaemon
-from .ptydriver import PtyClient, typing_latencies
+from testsupport.harness import BIN, SHELL, RealDaemon
+from testsupport.impair import ProxyProcess
+from testsupport.measure import typing_latencies
+from testsupport.ptydriver import PtyClient
 
 RTT = 0.250
 

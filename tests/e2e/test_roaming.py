@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from tests.impair import ProxyProcess
-
-from .harness import SHELL, RealDaemon, Session, Tmux, client_command
+from testsupport.harness import SHELL, RealDaemon, Session, Tmux, client_command
+from testsupport.impair import ProxyProcess
 
 
 def _run(tmux: Tmux, line: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from moshd.control import PortRange
 from moshd.daemon import Daemon, DaemonConfig
+from moshd.ports import PortRange
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from mosh_client.network import ClientNetwork
 from moshd.control import NewRequest
 from moshd.daemon import Daemon
 from ssp.crypto import Key
-from tests.impair import open_proxy
+from testsupport.impair import open_proxy
 
 pytestmark = pytest.mark.trio
 

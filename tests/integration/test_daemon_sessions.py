@@ -10,8 +10,9 @@ import pytest
 import structlog
 import trio
 
-from moshd.control import ControlError, NewRequest, PortRange
+from moshd.control import ControlError, NewRequest
 from moshd.daemon import Daemon
+from moshd.ports import PortRange
 from moshd.session import CloseReason
 from ssp.crypto import Key
 from ssp.transport import ShutdownRequested

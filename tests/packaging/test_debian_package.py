@@ -365,9 +365,19 @@ def _minimums() -> dict[str, str]:
     """pyproject.toml's dependencies as {name: minimum version}."""
     minimums = {}
     for requirement in PYPROJECT["project"]["dependencies"]:
-        name, _, version = requirement.partition(">=")
-        minimums[name.strip().lower()] = version.strip()
+        name, _, versions = requirement.partition(">=")
+        minimums[name.strip().lower()] = versions.split(",")[0].strip()
     return minimums
+
+
+def _upper_bounds() -> dict[str, str]:
+    """pyproject.toml's dependencies that have an upper bound, as {name: bound} (`<0.9`)."""
+    bounds = {}
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        name, _, versions = requirement.partition(">=")
+        for version in versions.split(",")[1:]:
+            bounds[name.strip().lower()] = version.strip()
+    return bounds
 
 
 def _bash_array(script: Path, name: str) -> list[str]:
@@ -391,6 +401,8 @@ def test_pkgbuild_parses_and_matches_pyproject() -> None:
     assert f"python>={python_minimum}" in depends
     for name, minimum in _minimums().items():
         assert f"python-{name}>={minimum}" in depends, f"{name} missing from depends"
+    for name, bound in _upper_bounds().items():
+        assert f"python-{name}{bound}" in depends, f"{name}'s upper bound missing from depends"
 
 
 def test_pkgbuild_passes_makepkg_printsrcinfo() -> None:

@@ -23,9 +23,9 @@ import trio
 
 from moshd.journal import JournalLogger
 from ssp.transport import ShutdownRequested
-from tests.impair import open_proxy
 from tests.integration.sspclient import ScriptedClient, scripted_client
 from tests.systemd.helpers import CONNECT, MOSH_SERVER, install_units
+from testsupport.impair import open_proxy
 
 PORTS = "63450:63499"
 UNIT = "moshd.service"

@@ -22,12 +22,15 @@ HEAVY = ("trio", "structlog", "nacl", "pyte")
 # What the wrapper (`mosh`) and `mosh-server new|list|kill|status` import.
 LIGHT_MODULES = [
     "mosh_client.cli",  # entry points of `mosh` and `mosh-client`
-    "mosh_client.bootstrap",
+    "mosh_client.bootstrap.run",  # the whole bootstrap but the fake proxy
+    "mosh_client.bootstrap.fake_proxy",
     "mosh_client.mosh_args",
     "mosh_client.client_args",
     "moshd.cli",  # entry points of `mosh-server` and `moshd`
     "moshd.server_cli",
-    "moshd.control_protocol",
+    "moshd.control",  # the package: every light module of the control protocol
+    "moshd.control.client",
+    "moshd.ports",
     "ssp.key",
 ]
 
@@ -91,6 +94,14 @@ def test_ssp_never_imports_trio_or_its_users() -> None:
     ssp_modules = sorted(path.stem for path in (REPO / "ssp").glob("[!_]*.py"))
     loaded = _modules_after("\n".join(f"import ssp.{name}" for name in ssp_modules))
     assert loaded.isdisjoint({"trio", "structlog", "moshd", "mosh_client"})
+
+
+def test_termemu_imports_only_ssp_and_pyte() -> None:
+    # The client will run the emulator too (to speak to stock mosh servers).
+    modules = sorted(path.stem for path in (REPO / "termemu").glob("[!_]*.py"))
+    loaded = _modules_after("\n".join(f"import termemu.{name}" for name in modules))
+    assert "pyte" in loaded  # the check itself works
+    assert loaded.isdisjoint({"trio", "structlog", "nacl", "moshd", "mosh_client"})
 
 
 def test_the_client_never_loads_a_logger() -> None:

@@ -14,34 +14,34 @@ from typing import Any
 
 import pytest
 
-from mosh_client import bootstrap
-from mosh_client.bootstrap import (
-    FAKE_PROXY_PREFIX,
-    BootstrapError,
-    BootstrapOutput,
-    bind_arguments,
-    client_argv,
+from mosh_client.bootstrap import server_start
+from mosh_client.bootstrap.addresses import order_addresses, resolve
+from mosh_client.bootstrap.client_launch import client_argv, count_colors
+from mosh_client.bootstrap.environment import (
     client_environment,
-    connect_ip,
-    count_colors,
-    explain_failure,
-    find_program,
     local_server_environment,
+    ssh_environment,
+)
+from mosh_client.bootstrap.errors import BootstrapError
+from mosh_client.bootstrap.fake_proxy import FAKE_PROXY_PREFIX, run_fake_proxy
+from mosh_client.bootstrap.programs import find_program
+from mosh_client.bootstrap.server_command import (
+    bind_arguments,
     locale_assignments,
-    make_plan,
-    order_addresses,
-    parse_connect_line,
     proxy_command,
     remote_command,
-    resolve,
-    run_fake_proxy,
     server_arguments,
     server_command_line,
     ssh_argv,
-    ssh_environment,
-    start_server,
+)
+from mosh_client.bootstrap.server_output import (
+    BootstrapOutput,
+    connect_ip,
+    explain_failure,
+    parse_connect_line,
     telling_line,
 )
+from mosh_client.bootstrap.server_start import Plan, make_plan, start_server
 from mosh_client.client_args import ClientConfig, parse_client_args
 from mosh_client.mosh_args import FakeProxyRequest, MoshOptions, parse_mosh_args
 from ssp.crypto import Key
@@ -414,8 +414,8 @@ def test_count_colors(tmp_path: Path) -> None:
 
 
 # --- running the server command -------------------------------------------------------------------
-def plan_running(tmp_path: Path, body: str) -> bootstrap.Plan:
-    return bootstrap.Plan(
+def plan_running(tmp_path: Path, body: str) -> Plan:
+    return Plan(
         argv=[script(tmp_path, "fake-ssh", body)], env={}, cwd=None, known_ip=None, what="ssh"
     )
 
@@ -430,7 +430,7 @@ def test_start_server_reads_up_to_connect(tmp_path: Path) -> None:
 def test_start_server_does_not_wait_forever_for_ssh(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bootstrap, "REAP_TIMEOUT", 0.2)
+    monkeypatch.setattr(server_start, "REAP_TIMEOUT", 0.2)
     body = f"echo MOSH CONNECT 60005 {KEY.text}; exec sleep 30 >/dev/null\n"
     assert start_server(plan_running(tmp_path, body), opts("h")).port == 60005
 
@@ -445,9 +445,7 @@ def test_start_server_failure(tmp_path: Path) -> None:
 
 
 def test_start_server_without_ssh(tmp_path: Path) -> None:
-    plan = bootstrap.Plan(
-        argv=[str(tmp_path / "no-ssh")], env={}, cwd=None, known_ip=None, what="no-ssh"
-    )
+    plan = Plan(argv=[str(tmp_path / "no-ssh")], env={}, cwd=None, known_ip=None, what="no-ssh")
     with pytest.raises(BootstrapError, match="--ssh=COMMAND"):
         start_server(plan, opts("h"))
 

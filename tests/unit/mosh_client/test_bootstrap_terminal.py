@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from mosh_client import bootstrap
-from mosh_client.bootstrap import BootstrapError, require_terminal, run_bootstrap
+from mosh_client.bootstrap import run
+from mosh_client.bootstrap.errors import BootstrapError
+from mosh_client.bootstrap.run import require_terminal, run_bootstrap
 from mosh_client.mosh_args import MoshOptions
 
 
@@ -43,8 +44,8 @@ def test_no_server_is_started_without_a_terminal(
     monkeypatch: pytest.MonkeyPatch, not_a_terminal: int, client: str | None
 ) -> None:
     started: list[object] = []
-    monkeypatch.setattr(bootstrap, "start_server", lambda *args, **kw: started.append(args))
-    monkeypatch.setattr(bootstrap, "count_colors", lambda *args: 256)
+    monkeypatch.setattr(run, "start_server", lambda *args, **kw: started.append(args))
+    monkeypatch.setattr(run, "count_colors", lambda *args: 256)
     monkeypatch.setattr(os, "isatty", lambda fd: False)  # whatever stdin pytest gives us
     options = MoshOptions(userhost="127.0.0.1", local=True, client=client)
     with pytest.raises(BootstrapError, match="standard input is not a terminal"):

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from pyte import modes as mo
 
 from mosh_client.display import Display, find_scroll, sgr
-from moshd.emulator import Emulator
 from ssp.screen import (
     BOLD,
     DEFAULT_RENDITION,
@@ -28,6 +27,7 @@ from ssp.screen import (
     rgb_color,
 )
 from ssp.width import char_width
+from termemu.emulator import Emulator
 
 PREFIX = "[mosh] "
 

@@ -14,9 +14,7 @@ from mosh_client.overlay import (
     format_duration,
     notification_refresh_interval,
     notification_text,
-    title_with_prefix,
 )
-from moshd.emulator import Emulator
 from ssp.screen import (
     BOLD,
     DEFAULT_RENDITION,
@@ -26,6 +24,7 @@ from ssp.screen import (
     blank_row,
     palette_color,
 )
+from termemu.emulator import Emulator
 
 QUIT = " [To quit: Ctrl-^ .]"
 
@@ -118,11 +117,6 @@ def test_custom_escape_hint() -> None:
         escape_hint='"~" .',
     )
     assert message == 'mosh: Last contact 7 seconds ago. [To quit: "~" .]'
-
-
-def test_title_with_prefix() -> None:
-    assert title_with_prefix("vim") == "[mosh] vim"
-    assert title_with_prefix("vim", "") == "vim"
 
 
 # --- refresh timing --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from moshd.control import NewRequest, PortRange, SessionInfo
+from moshd.control import NewRequest, SessionInfo
+from moshd.ports import PortRange
 from moshd.server_cli import (
     HelpCommand,
     KillCommand,

@@ -12,16 +12,14 @@ import pytest
 import trio
 
 from moshd import cli
-from moshd.control_protocol import (
+from moshd.control.errors import ProtocolError
+from moshd.control.framing import MAX_LINE_BYTES
+from moshd.control.messages import NewRequest, encode_line, request_to_json
+from moshd.control.validation import (
     MAX_ENV_BYTES,
     MAX_ENV_VARIABLES,
-    MAX_LINE_BYTES,
-    NewRequest,
-    ProtocolError,
     check_environment_size,
-    encode_line,
     parse_request,
-    request_to_json,
 )
 from moshd.pty import PtyChild, build_child_environment, spawn
 
