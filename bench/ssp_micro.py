@@ -110,9 +110,9 @@ def endpoint_round_trip_rate() -> float:
 def _random_screen(rng: random.Random) -> Framebuffer:
     alphabet = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,-_/$#"
     return Framebuffer(
-        80,
-        24,
-        [
+        width=80,
+        height=24,
+        rows=[
             Row(tuple(rng.choice(alphabet) for _ in range(80)), (DEFAULT_RENDITION,) * 80)
             for _ in range(24)
         ],

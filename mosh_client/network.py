@@ -17,6 +17,7 @@ import trio
 
 from ssp.crypto import Key
 from ssp.screen import Framebuffer
+from ssp.timing import UPSTREAM_TIMERS, Timers
 from ssp.transport import Endpoint, Event
 from ssp.userstream import UserStream
 
@@ -35,12 +36,24 @@ class ClientNetwork:
     """Owns the endpoint and the sockets; wakes `on_events` for what the endpoint reports."""
 
     def __init__(
-        self, key: Key, host: str, port: int, on_events: Callable[[list[Event]], None]
+        self,
+        key: Key,
+        host: str,
+        port: int,
+        on_events: Callable[[list[Event]], None],
+        timers: Timers = UPSTREAM_TIMERS,
     ) -> None:
+        """`timers`: the protocol's time constants; tests pass shorter ones."""
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.server = (host, port)
         self.endpoint: Endpoint[UserStream, Framebuffer] = Endpoint(
-            key, "client", UserStream(), Framebuffer(), trio.current_time(), peer=self.server
+            key,
+            "client",
+            UserStream(),
+            Framebuffer(),
+            trio.current_time(),
+            peer=self.server,
+            timers=timers,
         )
         self._on_events = on_events
         self._sockets: list[_ClientSocket] = []

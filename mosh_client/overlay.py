@@ -223,15 +223,15 @@ def compose(remote: Framebuffer, width: int, height: int, notification: str | No
         if cursor_row == 0 and modes.cursor_visible:
             modes = replace(modes, cursor_visible=False)  # upstream hides it under the bar
     return Framebuffer(
-        width,
-        height,
-        rows,
-        cursor_row,
-        cursor_col,
-        modes,
-        remote.title,
-        remote.icon_name,
-        remote.bell_count,
-        remote.clipboard,
-        remote.echo_ack,
+        width=width,
+        height=height,
+        rows=rows,
+        cursor_row=cursor_row,
+        cursor_col=cursor_col,
+        modes=modes,
+        title=remote.title,
+        icon_name=remote.icon_name,
+        bell_count=remote.bell_count,
+        clipboard=remote.clipboard,
+        echo_ack=remote.echo_ack,
     )

@@ -47,6 +47,7 @@ from moshd.session import CloseReason, Session, SessionTimeouts
 from moshd.systemd import Notifier
 from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
 from ssp.crypto import Key
+from ssp.timing import UPSTREAM_TIMERS, Timers
 
 STOP_GRACE = 3.0  # on SIGTERM, how long sessions get to tell their clients goodbye
 _log = structlog.get_logger("moshd.daemon")
@@ -62,6 +63,7 @@ class DaemonConfig:
     # a listening socket systemd passed us (moshd.socket); its path belongs to systemd
     control_socket: socket.socket | None = None
     notifier: Notifier = field(default_factory=Notifier)  # default: no service manager
+    timers: Timers = UPSTREAM_TIMERS  # every session's protocol timers; tests shorten them
 
 
 class Daemon:
@@ -241,6 +243,7 @@ class Daemon:
             request.width,
             request.height,
             SessionTimeouts(request.network_timeout, request.signal_timeout),
+            timers=self.config.timers,
         )
         self.sessions[session.session_id] = session
         if self._no_sessions.is_set():

@@ -27,6 +27,7 @@ from moshd.udp import UdpPort
 from ssp.crypto import Key
 from ssp.lifecycle import Closed, Ending, Phase
 from ssp.screen import Framebuffer
+from ssp.timing import UPSTREAM_TIMERS, Timers
 from ssp.transport import (
     Endpoint,
     Event,
@@ -113,6 +114,7 @@ class Session:
         height: int,
         timeouts: SessionTimeouts = SessionTimeouts(),
         clock: Callable[[], float] = trio.current_time,
+        timers: Timers = UPSTREAM_TIMERS,
     ) -> None:
         self.session_id = session_id
         self.command = command
@@ -127,7 +129,7 @@ class Session:
         # State 0 is the one both ends start from without telling each other: the default
         # blank 80x24 screen, whatever size this session has. The first frame carries the rest.
         self.endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
-            key, "server", Framebuffer(), UserStream(), self._started
+            key, "server", Framebuffer(), UserStream(), self._started, timers=timers
         )
         self.connection_id = self.endpoint.connection_id
         self.log = structlog.get_logger("moshd.session").bind(session_id=session_id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ssp.crypto import MAC_BYTES, Cipher
@@ -146,9 +147,12 @@ class Instruction:
         )
 
 
-def make_chaff() -> bytes:
-    """0–16 random bytes so that datagram lengths say less about keystrokes."""
-    return os.urandom(os.urandom(1)[0] % 17)
+def make_chaff(entropy: Callable[[int], bytes] = os.urandom) -> bytes:
+    """0–16 random bytes so that datagram lengths say less about keystrokes.
+
+    `entropy(n)` gives n random bytes; a seeded one makes a simulation's datagrams replayable.
+    """
+    return entropy(entropy(1)[0] % 17)
 
 
 def encode_instruction(inst: Instruction) -> bytes:

@@ -122,7 +122,8 @@ def blank_row(width: int, rendition: Rendition = DEFAULT_RENDITION) -> Row:
     return Row((" ",) * width, (rendition,) * width)
 
 
-@dataclass(frozen=True, slots=True)
+# Keyword-only, like Framebuffer: a field added later cannot shift positional arguments.
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Modes:
     """Terminal modes the client forwards to (or uses for) its real terminal."""
 
@@ -175,7 +176,9 @@ _RUN_BLANK = 2  # n blank cells
 _CELL_SEPARATOR = "\x1f"
 
 
-@dataclass(slots=True, eq=False)
+# Keyword-only: a field added later cannot shift positional arguments. A new field must also
+# go into __eq__, and into diff_from/apply (test_the_diff_carries_every_field fails until then).
+@dataclass(slots=True, eq=False, kw_only=True)
 class Framebuffer:
     width: int = 80
     height: int = 24
@@ -201,18 +204,18 @@ class Framebuffer:
     # --- the State protocol ----------------------------------------------------------------
     def copy(self) -> Framebuffer:
         return Framebuffer(
-            self.width,
-            self.height,
-            list(self.rows),
-            self.cursor_row,
-            self.cursor_col,
-            self.modes,
-            self.title,
-            self.icon_name,
-            self.bell_count,
-            self.clipboard,
-            self.echo_ack,
-            self.farewell,
+            width=self.width,
+            height=self.height,
+            rows=list(self.rows),
+            cursor_row=self.cursor_row,
+            cursor_col=self.cursor_col,
+            modes=self.modes,
+            title=self.title,
+            icon_name=self.icon_name,
+            bell_count=self.bell_count,
+            clipboard=self.clipboard,
+            echo_ack=self.echo_ack,
+            farewell=self.farewell,
         )
 
     def subtract(self, prefix: Framebuffer) -> None:

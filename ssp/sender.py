@@ -18,6 +18,7 @@ of what is in flight, so an event loop that sleeps until it never waits for the 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -25,13 +26,11 @@ from typing import Generic, TypeVar
 from ssp.datagram import SHUTDOWN_NUM, Fragmenter, Instruction, make_chaff
 from ssp.state import SyncState
 from ssp.timing import (
-    ACK_DELAY,
-    ACK_INTERVAL,
-    ACTIVE_RETRY_TIMEOUT,
     SEND_INTERVAL_MIN,
-    SHUTDOWN_MIN_WAIT,
     SHUTDOWN_RETRIES,
+    UPSTREAM_TIMERS,
     RttEstimator,
+    Timers,
 )
 
 S = TypeVar("S", bound=SyncState)
@@ -61,8 +60,13 @@ class Sender(Generic[S]):
         now: float,
         send_mindelay: float,
         carries_input: bool = False,
+        entropy: Callable[[int], bytes] = os.urandom,
+        timers: Timers = UPSTREAM_TIMERS,
     ) -> None:
+        """`entropy(n)` gives n random bytes, for the chaff: see `make_chaff`."""
         self._rtt = rtt
+        self._timers = timers
+        self._entropy = entropy
         self._carries_input = carries_input  # the client: every diff is the user's input
         # Whether the last `tick` sent something a person is waiting for: the user's input, or
         # a frame answering it (sent while the peer's data awaited our acknowledgment).
@@ -164,7 +168,10 @@ class Sender(Generic[S]):
             return NEVER
         # A peer that hears us answers within a round trip; two of them (at least 2 s) is
         # plenty, where upstream waits up to 10 s before a client or a killed session ends.
-        wait = min(max(SHUTDOWN_MIN_WAIT, 2 * self._rtt.srtt_ms / 1000), ACTIVE_RETRY_TIMEOUT)
+        wait = min(
+            max(self._timers.shutdown_min_wait, 2 * self._rtt.srtt_ms / 1000),
+            self._timers.active_retry_timeout,
+        )
         return self._shutdown_start + wait
 
     def counterparty_shutdown_ack_sent(self) -> bool:
@@ -177,11 +184,14 @@ class Sender(Generic[S]):
 
     # --- timers ------------------------------------------------------------------------------
     def _heard_recently(self, now: float) -> bool:
-        return self.last_heard is not None and now - self.last_heard < ACTIVE_RETRY_TIMEOUT
+        return (
+            self.last_heard is not None
+            and now - self.last_heard < self._timers.active_retry_timeout
+        )
 
     def _update_assumed_receiver_state(self, now: float) -> None:
         # Give the benefit of the doubt to states sent recently enough that an ack may be coming.
-        timeout = self._rtt.rto + ACK_DELAY
+        timeout = self._rtt.rto + self._timers.ack_delay
         self._assumed = 0
         for index in range(1, len(self.sent)):
             sent_at = self.sent[index].timestamp
@@ -202,8 +212,8 @@ class Sender(Generic[S]):
         interval = self._rtt.send_interval
         last = self.sent[-1]
 
-        if self.pending_data_ack and self.next_ack_time > now + ACK_DELAY:
-            self.next_ack_time = now + ACK_DELAY
+        if self.pending_data_ack and self.next_ack_time > now + self._timers.ack_delay:
+            self.next_ack_time = now + self._timers.ack_delay
 
         if self.current != last.state:
             if self._mindelay_clock is None:
@@ -219,7 +229,7 @@ class Sender(Generic[S]):
                     self.next_send_time, self._mindelay_clock + self._send_mindelay
                 )
         elif self.current != self.sent[0].state and self._heard_recently(now):
-            self.next_send_time = last.timestamp + self._rtt.rto + ACK_DELAY
+            self.next_send_time = last.timestamp + self._rtt.rto + self._timers.ack_delay
         else:
             self.next_send_time = NEVER
 
@@ -239,7 +249,7 @@ class Sender(Generic[S]):
         self._frame_tokens, self._tokens_at = tokens, now
         wait = max(0.0, 1.0 - tokens) * interval
         slot = max(now + wait, self._last_frame_at + SEND_INTERVAL_MIN)
-        if self._reply_slot is not None and now > self._reply_slot + ACK_DELAY:
+        if self._reply_slot is not None and now > self._reply_slot + self._timers.ack_delay:
             self._reply_slot = None  # nothing answered the input in time: no extra frame
         if self._reply_slot is not None:
             slot = min(slot, max(self._reply_slot, self._last_frame_at + SEND_INTERVAL_MIN))
@@ -293,7 +303,7 @@ class Sender(Generic[S]):
         new_num = SHUTDOWN_NUM if self.shutdown_in_progress else self.sent[-1].num + 1
         self._add_sent_state(now, new_num, self.current.copy())
         self._send_fragments(b"", new_num, chunk_bytes, send)
-        self.next_ack_time = now + ACK_INTERVAL
+        self.next_ack_time = now + self._timers.ack_interval
         self.next_send_time = NEVER
 
     def _send_diff(
@@ -316,7 +326,7 @@ class Sender(Generic[S]):
             self._spend_frame_slot(now)  # a new frame; resending the same state costs no slot
         # Optimistically assume it arrives.
         self._assumed = len(self.sent) - 1
-        self.next_ack_time = now + ACK_INTERVAL
+        self.next_ack_time = now + self._timers.ack_interval
         self.next_send_time = NEVER
 
     def _send_fragments(
@@ -328,7 +338,7 @@ class Sender(Generic[S]):
             ack_num=self.ack_num,
             throwaway_num=self.sent[0].num,
             diff=diff,
-            chaff=make_chaff(),
+            chaff=make_chaff(self._entropy),
         )
         for fragment in self._fragmenter.fragments(inst, chunk_bytes):
             send(fragment)

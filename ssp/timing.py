@@ -7,6 +7,7 @@ figures are milliseconds because that is what the 16-bit wire timestamps measure
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 SEND_INTERVAL_MIN = 0.020  # never more than 50 frames a second
 SEND_INTERVAL_MAX = 0.250  # never fewer than 4 frames a second when something changed
@@ -31,6 +32,28 @@ ECHO_TIMEOUT = 0.050  # echo_ack covers input the application has had at least t
 REDUNDANCY_MIN_LOSS = 0.03
 REDUNDANCY_MAX_BYTES = 600
 LOSS_EWMA_WEIGHT = 1 / 32  # per datagram: the estimate follows roughly the last hundred
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timers:
+    """The protocol's time constants that a test may want shorter, upstream's by default.
+
+    One per `Endpoint`, handed down to its `Sender`: a test builds short ones instead of
+    patching module constants, which would change every endpoint in the process at once.
+    """
+
+    ack_interval: float = ACK_INTERVAL
+    ack_delay: float = ACK_DELAY
+    active_retry_timeout: float = ACTIVE_RETRY_TIMEOUT
+    shutdown_min_wait: float = SHUTDOWN_MIN_WAIT
+    server_association_timeout: float = SERVER_ASSOCIATION_TIMEOUT
+    port_hop_interval: float = PORT_HOP_INTERVAL
+    timestamp_reply_window: float = TIMESTAMP_REPLY_WINDOW
+    echo_timeout: float = ECHO_TIMEOUT
+
+
+UPSTREAM_TIMERS = Timers()
+
 
 MIN_RTO_MS = 50.0
 MAX_RTO_MS = 1000.0

@@ -45,15 +45,13 @@ from ssp.sender import Sender
 from ssp.state import SyncState
 from ssp.timing import (
     CLIENT_SEND_MINDELAY,
-    ECHO_TIMEOUT,
-    PORT_HOP_INTERVAL,
     REDUNDANCY_MAX_BYTES,
     REDUNDANCY_MIN_LOSS,
-    SERVER_ASSOCIATION_TIMEOUT,
     SERVER_SEND_MINDELAY,
-    TIMESTAMP_REPLY_WINDOW,
+    UPSTREAM_TIMERS,
     LossEstimator,
     RttEstimator,
+    Timers,
 )
 
 L = TypeVar("L", bound=SyncState)
@@ -159,11 +157,14 @@ class Endpoint(Generic[L, R]):
         peer: Address | None = None,
         datagram_bytes: int = DEFAULT_DATAGRAM_BYTES,
         entropy: Callable[[int], bytes] = os.urandom,
+        timers: Timers = UPSTREAM_TIMERS,
     ) -> None:
-        """`entropy(n)` gives n random bytes: injected so that seeded simulations replay."""
+        """`entropy(n)` gives n random bytes: injected so that seeded simulations replay.
+        `timers` holds the protocol's time constants; tests pass shorter ones."""
         if role == "client" and peer is None:
             raise ValueError("a client needs the server's address")
         self.role: Role = role
+        self.timers = timers
         self.connection_id = key.connection_id()
         self._cipher = Cipher(key)
         self._out_direction = TO_CLIENT if role == "server" else TO_SERVER
@@ -191,7 +192,13 @@ class Endpoint(Generic[L, R]):
         # sender and receiver
         mindelay = SERVER_SEND_MINDELAY if role == "server" else CLIENT_SEND_MINDELAY
         self._sender: Sender[L] = Sender(
-            local_state, self.rtt, now, mindelay, carries_input=role == "client"
+            local_state,
+            self.rtt,
+            now,
+            mindelay,
+            carries_input=role == "client",
+            entropy=entropy,
+            timers=timers,
         )
         if role == "client":
             # The server was just started for us: presume it alive, so that a first keystroke
@@ -247,17 +254,21 @@ class Endpoint(Generic[L, R]):
 
     def echo_ack(self, now: float) -> int:
         """The server's echo_ack: the newest remote state that brought the application input
-        at least ECHO_TIMEOUT ago. States without input (acks, heartbeats) never move it: if
-        they did, each ack would change the screen state, whose frame the client acks, and an
-        idle session would ping-pong several datagrams a second."""
+        at least `timers.echo_timeout` ago. States without input (acks, heartbeats) never move
+        it: if they did, each ack would change the screen state, whose frame the client acks,
+        and an idle session would ping-pong several datagrams a second."""
         pending = self._input_states
-        while pending and pending[0][1] <= now - ECHO_TIMEOUT:
+        while pending and pending[0][1] <= now - self.timers.echo_timeout:
             self._echo_ack = max(self._echo_ack, pending.popleft()[0])
         return self._echo_ack
 
     def echo_ack_time(self) -> float:
         """When `echo_ack` next moves (may be inf)."""
-        return self._input_states[0][1] + ECHO_TIMEOUT if self._input_states else float("inf")
+        return (
+            self._input_states[0][1] + self.timers.echo_timeout
+            if self._input_states
+            else float("inf")
+        )
 
     # --- shutdown ------------------------------------------------------------------------------
     def start_shutdown(self, now: float) -> None:
@@ -314,7 +325,7 @@ class Endpoint(Generic[L, R]):
         round trip succeeds before then; an event loop sleeps until this or `next_deadline`."""
         if self.role != "client":
             return float("inf")
-        return max(self._last_port_hop, self.last_roundtrip_success) + PORT_HOP_INTERVAL
+        return max(self._last_port_hop, self.last_roundtrip_success) + self.timers.port_hop_interval
 
     def port_hop_due(self, now: float) -> bool:
         return now >= self.port_hop_time()
@@ -514,11 +525,12 @@ class Endpoint(Generic[L, R]):
 
     def _is_association_stale(self, now: float) -> bool:
         """A server learns its client's address from the client's datagrams, and stops talking
-        to an address that has been silent for SERVER_ASSOCIATION_TIMEOUT (it keeps listening)."""
+        to an address that has been silent for `timers.server_association_timeout` (it keeps
+        listening)."""
         return (
             self.role == "server"
             and self.last_heard is not None
-            and now - self.last_heard > SERVER_ASSOCIATION_TIMEOUT
+            and now - self.last_heard > self.timers.server_association_timeout
         )
 
     def _timestamp_reply(self, now: float) -> int:
@@ -527,7 +539,7 @@ class Endpoint(Generic[L, R]):
         reply = NO_TIMESTAMP
         if self._saved_timestamp is not None:
             held = now - self._saved_timestamp_at
-            if held < TIMESTAMP_REPLY_WINDOW:
+            if held < self.timers.timestamp_reply_window:
                 reply = (self._saved_timestamp + int(held * 1000)) & 0xFFFF
                 if reply == NO_TIMESTAMP:
                     reply = 0

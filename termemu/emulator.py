@@ -70,17 +70,17 @@ class Emulator:
         width = screen.columns
         rows = [line.row or line.freeze() for line in screen.grid]
         fb = Framebuffer(
-            width,
-            screen.lines,
-            [],  # rows set below: Framebuffer's per-row size check costs more than the rest
-            cursor.y,
-            min(cursor.x, width - 1),
-            screen.modes(),
-            screen.title,
-            screen.icon_name,
-            screen.bell_count,
-            screen.clipboard,
-            echo_ack,
+            width=width,
+            height=screen.lines,
+            rows=[],  # set below: Framebuffer's per-row size check costs more than the rest
+            cursor_row=cursor.y,
+            cursor_col=min(cursor.x, width - 1),
+            modes=screen.modes(),
+            title=screen.title,
+            icon_name=screen.icon_name,
+            bell_count=screen.bell_count,
+            clipboard=screen.clipboard,
+            echo_ack=echo_ack,
         )
         fb.rows = rows  # every _Line has exactly `width` cells, and there are `lines` of them
         return fb

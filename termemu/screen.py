@@ -176,7 +176,17 @@ class EmulatorScreen(pyte.Screen):  # pyte 0.8.2 ships py.typed
         )
         if key != self._modes_key:
             self._modes_key = key
-            self._modes = Modes(*key)
+            app_cursor_keys, app_keypad, paste, focus, reverse, cursor, reporting, encoding = key
+            self._modes = Modes(
+                app_cursor_keys=app_cursor_keys,
+                app_keypad=app_keypad,
+                bracketed_paste=paste,
+                focus_events=focus,
+                reverse_video=reverse,
+                cursor_visible=cursor,
+                mouse_reporting=reporting,
+                mouse_encoding=encoding,
+            )
         return self._modes
 
     def repair(self) -> None:

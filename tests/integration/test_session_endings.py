@@ -12,7 +12,9 @@ from moshd.control import NewRequest
 from moshd.daemon import Daemon
 from moshd.session import CloseReason
 from ssp.lifecycle import Closed, Ending
+from ssp.timing import Timers
 
+from .conftest import StartDaemon
 from .sspclient import attach_then_vanish, scripted_client
 
 pytestmark = pytest.mark.trio
@@ -76,11 +78,11 @@ async def test_kill_with_a_dead_client_hangs_up_the_program_at_once(daemon: Daem
 
 
 async def test_kill_with_a_client_silent_for_minutes_ends_at_once(
-    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+    start_daemon: StartDaemon,
 ) -> None:
     # "Minutes" of silence means: past the 40 s association timeout, after which the server
     # stops sending. Shortened here so the test need not wait 40 s.
-    monkeypatch.setattr("ssp.transport.SERVER_ASSOCIATION_TIMEOUT", 0.5)
+    daemon = await start_daemon(Timers(server_association_timeout=0.5))
     session_id, reply = await _session(daemon)
     await attach_then_vanish("127.0.0.1", reply["port"], reply["key"])
     await trio.sleep(1.0)

@@ -31,6 +31,7 @@ LIGHT_MODULES = [
     "moshd.control",  # the package: every light module of the control protocol
     "moshd.control.client",
     "moshd.ports",
+    "ssp",  # the package re-exports Endpoint and friends lazily, for this
     "ssp.key",
 ]
 

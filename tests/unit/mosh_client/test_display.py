@@ -71,7 +71,7 @@ def text_frame(
 ) -> Framebuffer:
     rows = [text_row(line, width) for line in lines]
     rows += [blank_row(width)] * (height - len(rows))
-    return Framebuffer(width, height, rows, **kwargs)  # type: ignore[arg-type]
+    return Framebuffer(width=width, height=height, rows=rows, **kwargs)  # type: ignore[arg-type]
 
 
 def full_screen_of_text(width: int = 80, height: int = 24, seed: int = 0) -> Framebuffer:
@@ -208,15 +208,15 @@ def frames(
         icon = draw(st.one_of(st.just(previous.icon_name), st.just(title), TITLE))
         bell = previous.bell_count + draw(st.sampled_from([0, 0, 1, 3]))
     return Framebuffer(
-        width,
-        height,
-        new_rows,
-        draw(st.integers(0, height - 1)),
-        draw(st.integers(0, width)),
-        modes,
-        title,
-        icon,
-        bell,
+        width=width,
+        height=height,
+        rows=new_rows,
+        cursor_row=draw(st.integers(0, height - 1)),
+        cursor_col=draw(st.integers(0, width)),
+        modes=modes,
+        title=title,
+        icon_name=icon,
+        bell_count=bell,
     )
 
 
@@ -452,7 +452,7 @@ def test_long_interior_blank_run_uses_ech() -> None:
 
 def test_underlined_blanks_are_written_not_erased() -> None:
     underlined = intern_rendition(0, 0, UNDERLINE)
-    frame = Framebuffer(10, 1, [Row((" ",) * 10, (underlined,) * 10)])
+    frame = Framebuffer(width=10, height=1, rows=[Row((" ",) * 10, (underlined,) * 10)])
     screen = Screen(10, 1)
     out = screen.draw(frame)
     assert b"\x1b[K" not in out
@@ -505,7 +505,9 @@ def test_bottom_right_cell_does_not_scroll() -> None:
 
 def test_control_characters_in_cells_never_reach_the_terminal() -> None:
     evil = Row(("a", "\x1b", "\x07", "\x9b", "b"), (DEFAULT_RENDITION,) * 5)
-    frame = Framebuffer(5, 1, [evil], title="t\x1b]0;x\x07", icon_name="t\x1b]0;x\x07")
+    frame = Framebuffer(
+        width=5, height=1, rows=[evil], title="t\x1b]0;x\x07", icon_name="t\x1b]0;x\x07"
+    )
     screen = Screen(5, 1, title_prefix="")
     out = screen.draw(frame)
     assert out.count(b"\x07") == 1  # only the OSC terminator

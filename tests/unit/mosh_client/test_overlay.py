@@ -161,7 +161,7 @@ def test_refresh_interval_predicts_every_text_change() -> None:
 def _remote(width: int, height: int, lines: list[str], **kwargs: object) -> Framebuffer:
     rows = [Row(tuple(line.ljust(width)[:width]), (DEFAULT_RENDITION,) * width) for line in lines]
     rows += [blank_row(width)] * (height - len(rows))
-    return Framebuffer(width, height, rows, **kwargs)  # type: ignore[arg-type]
+    return Framebuffer(width=width, height=height, rows=rows, **kwargs)  # type: ignore[arg-type]
 
 
 def test_compose_same_size_keeps_rows_and_does_not_mutate() -> None:

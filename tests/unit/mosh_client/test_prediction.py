@@ -24,7 +24,9 @@ def frame(*lines: str, cursor: tuple[int, int], echo_ack: int = 0) -> Framebuffe
         cells = _cells(text)
         cells += [" "] * (WIDTH - len(cells))
         rows.append(Row(tuple(cells), (DEFAULT_RENDITION,) * WIDTH))
-    fb = Framebuffer(WIDTH, HEIGHT, rows, cursor[0], cursor[1])
+    fb = Framebuffer(
+        width=WIDTH, height=HEIGHT, rows=rows, cursor_row=cursor[0], cursor_col=cursor[1]
+    )
     fb.echo_ack = echo_ack
     return fb
 
@@ -216,7 +218,7 @@ def test_large_pastes_are_not_predicted() -> None:
 def test_resize_resets_every_guess() -> None:
     engine, typist, echoed = confirmed_engine()
     typist.type(b"s", echoed)
-    bigger = Framebuffer(WIDTH + 5, HEIGHT)
+    bigger = Framebuffer(width=WIDTH + 5, height=HEIGHT)
     engine.cull(bigger, typist.now)
     assert not engine.active
 

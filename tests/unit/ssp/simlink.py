@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from ssp.crypto import Key
 from ssp.datagram import HEADER_BYTES
+from ssp.key import KEY_BYTES
 from ssp.screen import DEFAULT_RENDITION, Framebuffer, Row
+from ssp.timing import UPSTREAM_TIMERS, Timers
 from ssp.transport import Endpoint, Event
 from ssp.userstream import Keystroke, UserEvent, UserStream
 
@@ -49,16 +51,34 @@ class SimulatedSession:
         down: LinkProfile,
         start: float = 1000.0,
         key: Key | None = None,
+        timers: Timers = UPSTREAM_TIMERS,
     ) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # the link's loss, duplication and delay
+        # The endpoints' random bytes (key, nonce epochs, chaff) come from a stream of their
+        # own, seeded alike: then the same seed replays the same datagrams byte for byte, and
+        # drawing them does not shift the link's decisions.
+        entropy_rng = random.Random(f"{seed}/entropy")
         self.up, self.down = up, down
         self.now = start
-        self.key = key or Key.generate()
+        self.key = key or Key(entropy_rng.randbytes(KEY_BYTES))
         self.server: Endpoint[Framebuffer, UserStream] = Endpoint(
-            self.key, "server", Framebuffer(width=40, height=6), UserStream(), start
+            self.key,
+            "server",
+            Framebuffer(width=40, height=6),
+            UserStream(),
+            start,
+            entropy=entropy_rng.randbytes,
+            timers=timers,
         )
         self.client: Endpoint[UserStream, Framebuffer] = Endpoint(
-            self.key, "client", UserStream(), Framebuffer(width=40, height=6), start, SERVER_ADDR
+            self.key,
+            "client",
+            UserStream(),
+            Framebuffer(width=40, height=6),
+            start,
+            SERVER_ADDR,
+            entropy=entropy_rng.randbytes,
+            timers=timers,
         )
         self.client_addr: object = CLIENT_ADDR
         self.typed: list[UserEvent] = []

@@ -577,7 +577,7 @@ def test_a_retransmission_completes_a_partly_lost_instruction(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     counter = itertools.count(1)
-    monkeypatch.setattr("ssp.sender.make_chaff", lambda: bytes([next(counter) % 256]))
+    monkeypatch.setattr("ssp.sender.make_chaff", lambda entropy: bytes([next(counter) % 256]))
     link = synced_link()
     rng = random.Random(1)
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

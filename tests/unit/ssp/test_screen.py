@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import zlib
+from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ssp.codec import DecodeError
@@ -173,9 +175,9 @@ def _snapshot(fb: Framebuffer) -> tuple[object, ...]:
 def _random_screen(rng: random.Random, width: int = 80, height: int = 24) -> Framebuffer:
     alphabet = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,-_/$#"
     return Framebuffer(
-        width,
-        height,
-        [
+        width=width,
+        height=height,
+        rows=[
             Row(tuple(rng.choice(alphabet) for _ in range(width)), (DEFAULT_RENDITION,) * width)
             for _ in range(height)
         ],
@@ -204,6 +206,55 @@ def test_diff_apply_round_trip(data: st.DataObject) -> None:
     assert (diff == b"") == (new == old)
 
 
+# For each field of Framebuffer, the values a frame may change it to. A field added to
+# Framebuffer without an entry here fails the test below: the entry is what makes it check
+# that the diff carries the new field.
+_FIELD_VALUES: dict[str, Callable[[Framebuffer], st.SearchStrategy[object]]] = {
+    "rows": lambda fb: st.lists(rows(fb.width), min_size=fb.height, max_size=fb.height),
+    "cursor_row": lambda fb: st.integers(0, fb.height - 1),
+    "cursor_col": lambda fb: st.integers(0, fb.width),  # == width: pending wrap
+    "modes": lambda fb: modes,
+    "title": lambda fb: st.text(max_size=20),
+    "icon_name": lambda fb: st.text(max_size=10),
+    "bell_count": lambda fb: st.integers(0, 10**6),
+    "clipboard": lambda fb: clipboards,
+    "echo_ack": lambda fb: st.integers(0, 2**63),
+    "farewell": lambda fb: st.text(max_size=30),
+}
+_GEOMETRY = ("width", "height")
+
+
+def _differing_only_in(data: st.DataObject, base: Framebuffer, name: str) -> Framebuffer:
+    variant = base.copy()
+    if name in _GEOMETRY:
+        # A size cannot change alone: the rows (and a cursor beyond the new edge) change too.
+        size = {"width": base.width, "height": base.height}
+        size[name] = data.draw(st.integers(1, 30).filter(lambda n: n != size[name]))
+        resized = data.draw(framebuffers(**size))
+        variant.width, variant.height, variant.rows = resized.width, resized.height, resized.rows
+        variant.cursor_row = min(base.cursor_row, resized.height - 1)
+        variant.cursor_col = min(base.cursor_col, resized.width - 1)
+        return variant
+    assert name in _FIELD_VALUES, f"Framebuffer.{name} is new: give it values in _FIELD_VALUES"
+    value = data.draw(_FIELD_VALUES[name](base), label=name)
+    assume(value != getattr(base, name))
+    setattr(variant, name, value)
+    return variant
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Framebuffer)])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_diff_carries_every_field(name: str, data: st.DataObject) -> None:
+    base = data.draw(framebuffers(), label="base")
+    variant = _differing_only_in(data, base, name)
+    applied = base.copy()
+    applied.apply(variant.diff_from(base))
+    # Field by field rather than ==, which is written by hand and could forget a field too.
+    for field in dataclasses.fields(Framebuffer):
+        assert getattr(applied, field.name) == getattr(variant, field.name), field.name
+
+
 @settings(max_examples=100, deadline=None)
 @given(framebuffers())
 def test_equal_frames_give_an_empty_diff(fb: Framebuffer) -> None:
@@ -228,7 +279,7 @@ def test_a_chain_of_diffs_reproduces_every_frame(frames: list[Framebuffer]) -> N
 
 
 def test_size_change_round_trips_both_ways() -> None:
-    small = Framebuffer(10, 3, cursor_row=2, cursor_col=9)
+    small = Framebuffer(width=10, height=3, cursor_row=2, cursor_col=9)
     small.rows[0] = Row(("中", "", *"abcdefgh"), (DEFAULT_RENDITION,) * 10)
     big = _random_screen(random.Random(1))
     big.cursor_row, big.cursor_col = 23, 79
@@ -240,15 +291,15 @@ def test_size_change_round_trips_both_ways() -> None:
 
 
 def test_wide_and_combining_cells_survive() -> None:
-    fb = Framebuffer(8, 2)
+    fb = Framebuffer(width=8, height=2)
     bold_red = intern_rendition(palette_color(1), DEFAULT_COLOR, BOLD)
     fb.rows[0] = Row(
         ("中", "", "e\u0301", "x", "😀", "", " ", "a\u0308"),
         (bold_red, bold_red, DEFAULT_RENDITION, DEFAULT_RENDITION) + (bold_red,) * 4,
     )
     fb.rows[1] = Row(("\u0301", "a", "b", " ", " ", "c", " ", " "), (DEFAULT_RENDITION,) * 8)
-    target = Framebuffer(8, 2)
-    target.apply(fb.diff_from(Framebuffer(8, 2)))
+    target = Framebuffer(width=8, height=2)
+    target.apply(fb.diff_from(Framebuffer(width=8, height=2)))
     assert target.rows[0].cells == fb.rows[0].cells
     assert target.rows[0].renditions == fb.rows[0].renditions
     assert target.rows[1] == fb.rows[1]
@@ -356,7 +407,7 @@ def test_truncated_diff_raises_and_changes_nothing(data: st.DataObject) -> None:
 
 
 def test_a_bad_element_after_good_ones_changes_nothing() -> None:
-    old = Framebuffer(20, 4)
+    old = Framebuffer(width=20, height=4)
     new = old.copy()
     new.title = "changed"
     new.bell_count = 3
@@ -371,11 +422,17 @@ def test_a_bad_element_after_good_ones_changes_nothing() -> None:
     "make_diff",
     [
         # a row diff for a wider screen
-        lambda: _with_row(Framebuffer(30, 4), 0, "x" * 30).diff_from(Framebuffer(30, 4)),
+        lambda: _with_row(Framebuffer(width=30, height=4), 0, "x" * 30).diff_from(
+            Framebuffer(width=30, height=4)
+        ),
         # a row below the bottom
-        lambda: _with_row(Framebuffer(20, 10), 9, "x").diff_from(Framebuffer(20, 10)),
+        lambda: _with_row(Framebuffer(width=20, height=10), 9, "x").diff_from(
+            Framebuffer(width=20, height=10)
+        ),
         # a cursor off screen
-        lambda: _with_cursor(Framebuffer(20, 10), 9, 3).diff_from(Framebuffer(20, 10)),
+        lambda: _with_cursor(Framebuffer(width=20, height=10), 9, 3).diff_from(
+            Framebuffer(width=20, height=10)
+        ),
         # a scroll by the whole height
         lambda: bytes([9, 4]),
         lambda: bytes([9, 0]),
@@ -390,7 +447,7 @@ def test_a_bad_element_after_good_ones_changes_nothing() -> None:
 )
 def test_diffs_that_do_not_fit_this_frame_raise(make_diff: object) -> None:
     assert callable(make_diff)
-    target = Framebuffer(20, 4)
+    target = Framebuffer(width=20, height=4)
     before = _snapshot(target)
     with pytest.raises(DecodeError):
         target.apply(make_diff())
@@ -413,7 +470,7 @@ def test_decode_error_is_a_value_error() -> None:
 
 # --- known gaps -----------------------------------------------------------------------------
 def test_clearing_the_clipboard_round_trips() -> None:
-    old = Framebuffer(10, 2, clipboard=Clipboard(1, "c", "c2VjcmV0"))
+    old = Framebuffer(width=10, height=2, clipboard=Clipboard(1, "c", "c2VjcmV0"))
     new = old.copy()
     new.clipboard = None
     assert new != old
@@ -425,8 +482,9 @@ def test_clearing_the_clipboard_round_trips() -> None:
 
 
 def test_pending_wrap_cursor_survives_a_resize() -> None:
-    old = Framebuffer(80, 24, cursor_row=3, cursor_col=40)
-    new = Framebuffer(40, 24, cursor_row=3, cursor_col=40)  # at the right margin, pending wrap
+    old = Framebuffer(width=80, height=24, cursor_row=3, cursor_col=40)
+    # at the right margin, pending wrap
+    new = Framebuffer(width=40, height=24, cursor_row=3, cursor_col=40)
     target = old.copy()
     target.apply(new.diff_from(old))
     assert target == new
@@ -487,7 +545,7 @@ def test_copy_is_independent() -> None:
 
 
 def test_apply_does_not_share_the_row_list_with_the_base() -> None:
-    base = Framebuffer(10, 3)
+    base = Framebuffer(width=10, height=3)
     derived = base.copy()
     new = base.copy()
     new.rows[2] = _text_row("x", 10)
@@ -498,12 +556,12 @@ def test_apply_does_not_share_the_row_list_with_the_base() -> None:
 
 def test_framebuffer_validates_its_shape() -> None:
     with pytest.raises(ValueError):
-        Framebuffer(0, 5)
+        Framebuffer(width=0, height=5)
     with pytest.raises(ValueError):
-        Framebuffer(5, 0)
+        Framebuffer(width=5, height=0)
     with pytest.raises(ValueError):
-        Framebuffer(5, 2, rows=[blank_row(5)])
+        Framebuffer(width=5, height=2, rows=[blank_row(5)])
     with pytest.raises(ValueError):
-        Framebuffer(5, 1, rows=[blank_row(6)])
-    assert Framebuffer(3, 2).text_lines() == ["", ""]
+        Framebuffer(width=5, height=1, rows=[blank_row(6)])
+    assert Framebuffer(width=3, height=2).text_lines() == ["", ""]
     assert hash(blank_row(3)) == hash(blank_row(3))

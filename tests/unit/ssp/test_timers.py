@@ -8,7 +8,7 @@ import pytest
 
 from ssp.lifecycle import Closed, Ending, Phase
 from ssp.screen import DEFAULT_RENDITION, Row
-from ssp.timing import ACK_DELAY, ACK_INTERVAL, SHUTDOWN_RETRIES, RttEstimator
+from ssp.timing import ACK_DELAY, ACK_INTERVAL, SHUTDOWN_RETRIES, RttEstimator, Timers
 from ssp.userstream import Keystroke, UserEvent
 
 from .simlink import LinkProfile, SimulatedSession
@@ -111,6 +111,17 @@ def test_idle_heartbeat_every_three_seconds() -> None:
     assert 2 * (30 / ACK_INTERVAL) - 2 <= sent <= 2 * (30 / ACK_INTERVAL) + 2
     assert session.client.last_heard is not None
     assert session.now - session.client.last_heard <= ACK_INTERVAL + 0.1
+
+
+def test_the_endpoints_timers_set_the_heartbeat_not_the_module_constant() -> None:
+    short = Timers(ack_interval=0.5)
+    session = SimulatedSession(3, LinkProfile(delay=0.01), LinkProfile(delay=0.01), timers=short)
+    session.type(b"a")
+    session.run_until(session.now + 2.0)
+    start = len(session.sent_headers)
+    session.run_until(session.now + 10.0)
+    sent = len(session.sent_headers) - start
+    assert 2 * (10 / 0.5) - 2 <= sent <= 2 * (10 / 0.5) + 2
 
 
 def test_shutdown_is_acknowledged_by_a_live_peer() -> None:
