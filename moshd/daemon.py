@@ -64,6 +64,7 @@ class DaemonConfig:
     control_socket: socket.socket | None = None
     notifier: Notifier = field(default_factory=Notifier)  # default: no service manager
     timers: Timers = UPSTREAM_TIMERS  # every session's protocol timers; tests shorten them
+    child_fd_soft_limit: int | None = None  # the programs' open-files limit (None: ours)
 
 
 class Daemon:
@@ -226,6 +227,7 @@ class Daemon:
                 cwd=env.get("HOME"),
                 argv0=argv0,
                 umask=request.umask,
+                fd_soft_limit=self.config.child_fd_soft_limit,
             )
         except OSError as exc:
             self._udp.release(udp)

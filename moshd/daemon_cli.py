@@ -21,7 +21,6 @@ from moshd.control.paths import control_socket_path
 from moshd.daemon import Daemon, DaemonConfig
 from moshd.logging import configure_logging, default_log_format
 from moshd.ports import PortSpecError, parse_port_spec
-from moshd.pty import give_children_fd_soft_limit
 from moshd.systemd import Notifier, activated_control_socket, listen_fds
 from moshd.udp import DEFAULT_PORTS, NoFreePort
 
@@ -75,7 +74,6 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
     default_format = "json" if args.log_file else default_log_format(args.foreground, under_systemd)
     configure_logging(args.log_format or default_format, args.log_level, log_file=args.log_file)
     fd_limit = raise_fd_limit()
-    give_children_fd_soft_limit(fd_limit.soft_was)
     control = Path(args.control) if args.control else control_socket_path()
     config = DaemonConfig(
         control_path=control,
@@ -83,6 +81,7 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
         ports=ports,
         control_socket=activated_control_socket(passed),
         notifier=notifier,
+        child_fd_soft_limit=fd_limit.soft_was,
     )
     startup = _Startup(fd_limit)
     try:

@@ -54,20 +54,11 @@ DEFAULT_TERM = "xterm-256color"
 FALLBACK_SHELL = "/bin/sh"  # _PATH_BSHELL: passwd(5) says an empty shell field means this
 FALLBACK_UTF8_LOCALE = "C.UTF-8"  # built into glibc >= 2.35 and Debian >= 11
 
-# The open-files soft limit the programs of sessions get (-1: the daemon's own). The daemon
-# raises its own to the hard limit; its children get the usual one back, as systemd advises,
-# since programs that use select() break on descriptors past 1024.
-_child_fd_soft_limit = -1
 
-
-def give_children_fd_soft_limit(soft: int) -> None:
-    global _child_fd_soft_limit
-    _child_fd_soft_limit = soft
-
-
-def trampoline_argv(program: str, argv: list[str]) -> list[str]:
+def trampoline_argv(program: str, argv: list[str], fd_soft_limit: int | None) -> list[str]:
     interpreter = [sys.executable, "-I", "-S", "-c", _TRAMPOLINE]
-    return [*interpreter, str(_child_fd_soft_limit), program, *argv]
+    soft = -1 if fd_soft_limit is None else fd_soft_limit
+    return [*interpreter, str(soft), program, *argv]
 
 
 # Runs in the child after exec. argv: [-c, open-files soft limit or -1, program path, argv0,
@@ -306,12 +297,16 @@ def spawn(
     cwd: str | None = None,
     argv0: str | None = None,
     umask: int | None = None,
+    fd_soft_limit: int | None = None,
 ) -> PtyChild:
     """Run `argv` on a new PTY of `width` x `height` that is its controlling terminal.
 
     `argv[0]` is the program, looked up in `env["PATH"]` unless it contains a slash;
     `argv0`, if given, is what the program sees as its argv[0] (e.g. "-bash");
-    `umask`, if given, is the child's file mode creation mask (default: the daemon's).
+    `umask`, if given, is the child's file mode creation mask (default: the daemon's);
+    `fd_soft_limit`, if given, its open-files soft limit: the daemon raises its own to the
+    hard limit, and gives programs the usual one back, as systemd advises, since programs
+    that use select() break on descriptors past 1024.
     Raises FileNotFoundError if the program cannot be found, before anything is started.
     """
     if not argv:
@@ -322,7 +317,7 @@ def spawn(
     try:
         _set_window_size(slave_fd, width, height)
         process = subprocess.Popen(
-            trampoline_argv(program, shown_argv),
+            trampoline_argv(program, shown_argv, fd_soft_limit),
             stdin=slave_fd,
             stdout=slave_fd,
             stderr=slave_fd,

@@ -81,20 +81,20 @@ def test_programs_get_the_open_files_limit_the_daemon_started_with() -> None:
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     wanted = min(512, soft)
-    pty.give_children_fd_soft_limit(wanted)
-    try:
-        child = pty.spawn(
-            ["/bin/sh", "-c", "ulimit -n; sleep 1"], {"PATH": "/bin:/usr/bin"}, 80, 24
-        )
-        output = b""
-        deadline = time.monotonic() + 5
-        while b"\n" not in output and time.monotonic() < deadline:
-            try:
-                output += os.read(child.master_fd, 100)
-            except BlockingIOError:
-                time.sleep(0.01)
-        child.hangup()
-        child.kill()
-    finally:
-        pty.give_children_fd_soft_limit(-1)
+    child = pty.spawn(
+        ["/bin/sh", "-c", "ulimit -n; sleep 1"],
+        {"PATH": "/bin:/usr/bin"},
+        80,
+        24,
+        fd_soft_limit=wanted,
+    )
+    output = b""
+    deadline = time.monotonic() + 5
+    while b"\n" not in output and time.monotonic() < deadline:
+        try:
+            output += os.read(child.master_fd, 100)
+        except BlockingIOError:
+            time.sleep(0.01)
+    child.hangup()
+    child.kill()
     assert output.split()[0] == str(wanted).encode()
