@@ -14,6 +14,9 @@ reverse video, mouse reporting) are forwarded to the real terminal as they chang
 reports come in the form the application asked for; `close()` switches them all off again.
 
 Everything here is pure: methods return bytes, the caller writes them.
+
+One module because it is one job, the difference between what the terminal shows and the frame
+as bytes: rows, pen, cursor motion and modes all depend on the pen and cursor it tracks.
 """
 
 from __future__ import annotations
@@ -22,16 +25,12 @@ import re
 from functools import lru_cache
 
 from ssp.screen import (
-    BLINK,
-    BOLD,
+    CHOICE_MODES,
     DEFAULT_COLOR,
     DEFAULT_RENDITION,
-    DIM,
-    INVERSE,
-    INVISIBLE,
-    ITALIC,
-    STRIKETHROUGH,
-    UNDERLINE,
+    FLAG_MODES,
+    SGR_ATTRIBUTES,
+    FlagMode,
     Framebuffer,
     Modes,
     Rendition,
@@ -39,6 +38,7 @@ from ssp.screen import (
     blank_row,
     color_palette_index,
     color_rgb,
+    is_wide,
 )
 from ssp.width import char_width
 
@@ -51,16 +51,28 @@ _CLEAR = "\x1b[0m\x1b[H\x1b[2J"
 _PUSH_TITLE = "\x1b[22;0t"  # xterm's title stack: close() gives the user's title back
 _POP_TITLE = "\x1b[23;0t"
 
+# How a forwarded flag (ssp.screen.FLAG_MODES) is written when it is not `CSI ? n h/l`: the
+# keypad as DECKPAM/DECKPNM, which every terminal knows, rather than DECNKM. Cursor visibility
+# is left out: drawing manages it.
+_FLAG_SEQUENCES = {"app_keypad": ("\x1b=", "\x1b>")}
+_FORWARDED_FLAGS = tuple(flag for flag in FLAG_MODES if flag.name != "cursor_visible")
+# Alternatives no frame sets that close() switches off all the same (mouse highlight tracking).
+_ALSO_OFF = {"mouse_reporting": (1001,)}
+
+
+def _flag_sequence(flag: FlagMode, on: bool) -> str:
+    special = _FLAG_SEQUENCES.get(flag.name)
+    if special is not None:
+        return special[0] if on else special[1]
+    return f"{CSI}?{flag.number}{'h' if on else 'l'}"
+
+
 # Everything close() switches off, whatever we think the terminal's state is: mouse reporting
 # left on would make the user's shell unusable.
-_MODES_OFF = (
-    "\x1b[?1l"  # application cursor keys
-    "\x1b>"  # numeric keypad
-    "\x1b[?2004l"  # bracketed paste
-    "\x1b[?1004l"  # focus events
-    "\x1b[?5l"  # reverse video
-    "\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l\x1b[?9l"  # mouse reporting
-    "\x1b[?1015l\x1b[?1006l\x1b[?1005l"  # mouse encodings
+_MODES_OFF = "".join(_flag_sequence(flag, False) for flag in _FORWARDED_FLAGS) + "".join(
+    f"{CSI}?{number}l"
+    for choice in CHOICE_MODES
+    for number in sorted(choice.numbers + _ALSO_OFF.get(choice.name, ()), reverse=True)
 )
 
 _ECH_MIN = 8  # shorter blank runs are cheaper to write as spaces than to erase and skip
@@ -68,16 +80,7 @@ _GAP_MAX = 4  # rewriting up to this many unchanged cells beats a cursor motion
 _SCROLL_REGION_COST = 16  # DECSTBM set and reset, plus the motion they force
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-_ATTR_CODES = (
-    (BOLD, "1"),
-    (DIM, "2"),
-    (ITALIC, "3"),
-    (UNDERLINE, "4"),
-    (BLINK, "5"),
-    (INVERSE, "7"),
-    (INVISIBLE, "8"),
-    (STRIKETHROUGH, "9"),
-)
+_ATTR_CODES = tuple((bit, str(code)) for bit, code in SGR_ATTRIBUTES)
 
 
 def _color_params(color: int, background: bool) -> str:
@@ -130,25 +133,17 @@ def _modes_output(old: Modes | None, new: Modes) -> str:
     """Sequences that take the terminal from modes `old` (None: unknown) to `new`.
     Cursor visibility is not handled here: drawing manages it."""
     out: list[str] = []
-
-    def private(number: int, on: bool, was: bool | None) -> None:
-        if was is None or was != on:
-            out.append(f"{CSI}?{number}{'h' if on else 'l'}")
-
-    private(1, new.app_cursor_keys, None if old is None else old.app_cursor_keys)
-    if old is None or old.app_keypad != new.app_keypad:
-        out.append("\x1b=" if new.app_keypad else "\x1b>")
-    private(2004, new.bracketed_paste, None if old is None else old.bracketed_paste)
-    private(1004, new.focus_events, None if old is None else old.focus_events)
-    private(5, new.reverse_video, None if old is None else old.reverse_video)
-    for old_value, new_value, choices in (
-        (None if old is None else old.mouse_reporting, new.mouse_reporting, (9, 1000, 1002, 1003)),
-        (None if old is None else old.mouse_encoding, new.mouse_encoding, (1005, 1006, 1015)),
-    ):
+    for flag in _FORWARDED_FLAGS:
+        on = getattr(new, flag.name)
+        if old is None or getattr(old, flag.name) != on:
+            out.append(_flag_sequence(flag, on))
+    for choice in CHOICE_MODES:
+        old_value = None if old is None else getattr(old, choice.name)
+        new_value = getattr(new, choice.name)
         if old_value == new_value:
             continue
         # Unknown state: switch every alternative off; known: only the one that was on.
-        stale = choices if old_value is None else (old_value,)
+        stale = choice.numbers if old_value is None else (old_value,)
         out += (f"{CSI}?{m}l" for m in stale if m and m != new_value)
         if new_value:
             out.append(f"{CSI}?{new_value}h")
@@ -362,7 +357,7 @@ class Display:
             if cells[x] == old_cells[x] and (rends[x] is old_rends[x] or rends[x] == old_rends[x]):
                 x += 1
                 continue
-            if cells[x] == "" and x and _is_wide(cells[x - 1]):
+            if cells[x] == "" and x and is_wide(cells[x - 1]):
                 x -= 1  # only the right half differs: rewrite the whole wide character
             rendition = rends[x]
             if cells[x] == " " and _erasable(rendition):
@@ -498,7 +493,3 @@ class Display:
 def _needs_sending(wanted: str, sent: str | None) -> bool:
     # Unknown (after invalidate): resend, unless that would only blank the user's title.
     return bool(wanted) if sent is None else wanted != sent
-
-
-def _is_wide(cell: str) -> bool:
-    return bool(cell) and char_width(cell[0]) == 2

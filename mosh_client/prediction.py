@@ -22,12 +22,17 @@ import codecs
 import collections
 import math
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-from ssp.screen import DEFAULT_RENDITION, UNDERLINE, Framebuffer, Rendition, Row
+from mosh_client.client_args import PredictionMode
+from ssp.screen import (
+    DEFAULT_RENDITION,
+    UNDERLINE,
+    Framebuffer,
+    Rendition,
+    Row,
+    repair_wide_pairs,
+)
 from ssp.width import char_width
-
-PredictionMode = Literal["adaptive", "always", "never", "experimental"]
 
 # upstream's thresholds, on the frame interval (half the smoothed RTT), in seconds
 SRTT_TRIGGER_HIGH = 0.030  # above: show predictions
@@ -305,7 +310,7 @@ class PredictionEngine:
                 changed = True
         if not changed:
             return row
-        _repair_wide_pairs(cells)
+        repair_wide_pairs(cells)
         return Row(tuple(cells), tuple(renditions))
 
     # --- making guesses ----------------------------------------------------------------------
@@ -483,16 +488,3 @@ def _is_final(char: str) -> bool:
 
 def _underlined(rendition: Rendition) -> Rendition:
     return replace(rendition, attrs=rendition.attrs | UNDERLINE)
-
-
-def _repair_wide_pairs(cells: list[str]) -> None:
-    """Never leave half a wide character: a lone left or right half becomes a blank."""
-    for col, text in enumerate(cells):
-        orphan_right = text == "" and (col == 0 or not _is_wide(cells[col - 1]))
-        orphan_left = _is_wide(text) and (col + 1 >= len(cells) or cells[col + 1] != "")
-        if orphan_right or orphan_left:
-            cells[col] = " "
-
-
-def _is_wide(text: str) -> bool:
-    return bool(text) and char_width(text[0]) == 2

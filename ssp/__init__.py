@@ -14,8 +14,14 @@ What happens on the send path (a goodbye acknowledged or given up on: `Closed`) 
 events too, and handed over by `take_events()` after `datagrams_to_send` or `start_shutdown`.
 Nothing here imports trio.
 
+The protocol spoken is the endpoint's `wire`: our own by default (`NativeWire`), or upstream
+mosh's protocol 2 (`Proto2Wire`, with a `Proto2Key`; the client's state is then a
+`Proto2UserStream`), so that stock mosh clients and servers interoperate. See ssp.wire and
+ssp.proto2.
+
 The names below are re-exported lazily: `import ssp` loads none of the submodules, so the
-`mosh` wrapper, which only reads keys (`ssp.key`), starts without importing PyNaCl.
+`mosh` wrapper, which only reads keys (`ssp.key`, `ssp.proto2.key`), starts without importing
+PyNaCl or cryptography.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from ssp.lifecycle import Closed as Closed
     from ssp.lifecycle import Ending as Ending
     from ssp.lifecycle import Phase as Phase
+    from ssp.proto2.key import Proto2Key as Proto2Key
+    from ssp.proto2.key import parse_connect_key as parse_connect_key
+    from ssp.proto2.userstream import Proto2UserStream as Proto2UserStream
+    from ssp.proto2.wire import Proto2Wire as Proto2Wire
     from ssp.screen import Framebuffer as Framebuffer
     from ssp.state import SyncState as SyncState
     from ssp.timing import Timers as Timers
@@ -38,6 +48,8 @@ if TYPE_CHECKING:
     from ssp.transport import RttSampled as RttSampled
     from ssp.transport import ShutdownRequested as ShutdownRequested
     from ssp.userstream import UserStream as UserStream
+    from ssp.wire import NativeWire as NativeWire
+    from ssp.wire import Wire as Wire
 
 # Each public name and the submodule that defines it.
 _HOME_OF = {
@@ -47,14 +59,20 @@ _HOME_OF = {
     "Event": "ssp.transport",
     "Framebuffer": "ssp.screen",
     "Key": "ssp.key",
+    "NativeWire": "ssp.wire",
     "PeerAddressChanged": "ssp.transport",
     "Phase": "ssp.lifecycle",
+    "Proto2Key": "ssp.proto2.key",
+    "Proto2UserStream": "ssp.proto2.userstream",
+    "Proto2Wire": "ssp.proto2.wire",
     "RemoteStateChanged": "ssp.transport",
     "RttSampled": "ssp.transport",
     "ShutdownRequested": "ssp.transport",
     "SyncState": "ssp.state",
     "Timers": "ssp.timing",
     "UserStream": "ssp.userstream",
+    "Wire": "ssp.wire",
+    "parse_connect_key": "ssp.proto2.key",
 }
 
 __all__ = sorted(_HOME_OF)

@@ -17,6 +17,17 @@ receiver keeps one sequence space (replay window, newest sequence number) per ep
 `seq` must not wrap, and a shorter random epoch makes a repeated nonce likelier with each
 restart. Earlier versions had a 16-byte header with zeros in the epoch's place of the nonce;
 the two formats do not interoperate.
+
+The connection id's top bit is always set (`ssp.key.Key.connection_id`). A stock mosh client's
+datagram (protocol 2, `ssp.proto2`) starts with its 8-byte nonce tail, `direction << 63 | seq`,
+whose top bit is clear in every datagram sent to a server. So `looks_native` tells the two
+protocols apart at a server's port from one bit, and a native datagram never costs a trial
+decryption under the keys of stock sessions. This changed the native wire (ids without that bit
+are no longer sent): restart moshd after upgrading, since old clients' ids no longer route.
+
+The instruction codec and the decompression bound are parameters of `Fragmenter` and
+`FragmentAssembly`: protocol 2 cuts and joins fragments the same way but encodes instructions
+as protobuf (`ssp.proto2.messages`).
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ssp.crypto import MAC_BYTES, Cipher
+from ssp.key import NATIVE_ID_BIT
 
 TO_SERVER = 0
 TO_CLIENT = 1
@@ -89,6 +101,14 @@ def peek_connection_id(data: bytes) -> int | None:
     if len(data) < HEADER_BYTES + MAC_BYTES + _TIMESTAMPS.size:
         return None
     return int.from_bytes(data[:8], "big")
+
+
+def looks_native(data: bytes) -> bool:
+    """Whether a datagram arriving at a server is of the native protocol rather than a stock
+    client's protocol 2: the top bit of its first 8 bytes is set. Free of crypto; a datagram
+    that merely looks native still has to authenticate. (Datagrams to a client carry the
+    direction bit in protocol 2 too: this is for a server's port only.)"""
+    return len(data) >= 8 and bool(data[0] << 56 & NATIVE_ID_BIT)  # big-endian: byte 0 on top
 
 
 def seal_packet(cipher: Cipher, packet: Packet) -> bytes:
@@ -181,7 +201,8 @@ class Fragmenter:
     fragments of different transmissions.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, encode: Callable[[Instruction], bytes] = encode_instruction) -> None:
+        self._encode = encode  # the wire's instruction codec
         self._next_id = 0
         self._last: Instruction | None = None
         self._last_chunk_bytes = 0
@@ -197,7 +218,7 @@ class Fragmenter:
         ):
             self._next_id += 1
             self._last, self._last_chunk_bytes = inst, chunk_bytes
-            self._last_compressed = zlib.compress(encode_instruction(inst))
+            self._last_compressed = zlib.compress(self._encode(inst))
         # A retransmission reuses the first transmission's bytes (and chaff): fragments of the
         # two must combine into one valid zlib stream.
         compressed = self._last_compressed
@@ -216,7 +237,15 @@ class Fragmenter:
 class FragmentAssembly:
     """Reassembles one instruction at a time; a fragment of a new id discards a partial one."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        decode: Callable[[bytes], Instruction] = decode_instruction,
+        max_instruction_bytes: int = MAX_INSTRUCTION_BYTES,
+    ) -> None:
+        """`decode` is the wire's instruction codec (it raises a ValueError on bad bytes);
+        `max_instruction_bytes` bounds an instruction decompressed (a zlib bomb)."""
+        self._decode = decode
+        self._max_bytes = max_instruction_bytes
         self._current_id: int | None = None
         self._chunks: dict[int, bytes] = {}
         self._total: int | None = None
@@ -243,13 +272,19 @@ class FragmentAssembly:
             raise DatagramError("fragment numbers inconsistent") from exc
         finally:
             self._current_id, self._chunks, self._total = None, {}, None
-        return decode_instruction(_bounded_decompress(compressed))
+        plain = _bounded_decompress(compressed, self._max_bytes)
+        try:
+            return self._decode(plain)
+        except DatagramError:
+            raise
+        except ValueError as exc:  # another codec's DecodeError: malformed all the same
+            raise DatagramError(str(exc)) from exc
 
 
-def _bounded_decompress(data: bytes) -> bytes:
+def _bounded_decompress(data: bytes, limit: int) -> bytes:
     inflater = zlib.decompressobj()
     try:
-        out = inflater.decompress(data, MAX_INSTRUCTION_BYTES)
+        out = inflater.decompress(data, limit)
     except zlib.error as exc:
         raise DatagramError("bad compression") from exc
     if inflater.unconsumed_tail or not inflater.eof:

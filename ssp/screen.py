@@ -14,10 +14,11 @@ second emulator to apply it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 from ssp.codec import DecodeError, Reader, put_str, put_varint
+from ssp.width import char_width
 
 # --- colours: one int each, so renditions stay small and hashable --------------------------
 DEFAULT_COLOR = 0
@@ -53,6 +54,19 @@ INVERSE = 1 << 5
 INVISIBLE = 1 << 6
 STRIKETHROUGH = 1 << 7
 
+# The SGR parameter that sets each attribute: the emulator reads these, the client's display
+# writes them.
+SGR_ATTRIBUTES: tuple[tuple[int, int], ...] = (
+    (BOLD, 1),
+    (DIM, 2),
+    (ITALIC, 3),
+    (UNDERLINE, 4),
+    (BLINK, 5),
+    (INVERSE, 7),
+    (INVISIBLE, 8),
+    (STRIKETHROUGH, 9),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Rendition:
@@ -74,7 +88,9 @@ class Row:
     """One screen row, immutable.
 
     `cells[i]` is what column i shows: a base character plus any combining marks, " " for a
-    blank, or "" for the right half of a wide character standing in column i-1.
+    blank, or "" for the right half of a wide character standing in column i-1. The wide-cell
+    rule (`is_wide`, `unpair_span`, `repair_wide_pairs` below) is the one both the server's
+    emulator and the client's prediction follow.
     """
 
     __slots__ = ("cells", "renditions")
@@ -117,18 +133,87 @@ class Row:
         return f"Row({self.text!r})"
 
 
+# --- the wide-cell rule ----------------------------------------------------------------------
+WIDE_RIGHT_HALF = ""  # the cell after a wide character
+
+
+def is_wide(cell: str) -> bool:
+    """Whether `cell` is the left half of a wide character (its right half, "", follows)."""
+    return bool(cell) and char_width(cell[0]) == 2
+
+
+def unpair_span(cells: list[str], start: int, end: int) -> None:
+    """Before `cells[start:end]` is overwritten: blank the other half of a wide character the
+    span cuts in two, so no half is left alone."""
+    if start and cells[start] == WIDE_RIGHT_HALF:
+        cells[start - 1] = " "
+    if end < len(cells) and cells[end] == WIDE_RIGHT_HALF:
+        cells[end] = " "
+
+
+def repair_wide_pairs(cells: list[str]) -> None:
+    """Never leave half a wide character: a lone left or right half becomes a blank."""
+    last = len(cells) - 1
+    for col, cell in enumerate(cells):
+        if cell == WIDE_RIGHT_HALF:
+            if col == 0 or not is_wide(cells[col - 1]):
+                cells[col] = " "
+        elif is_wide(cell) and (col == last or cells[col + 1] != WIDE_RIGHT_HALF):
+            cells[col] = " "
+
+
 @lru_cache(maxsize=256)
 def blank_row(width: int, rendition: Rendition = DEFAULT_RENDITION) -> Row:
     return Row((" ",) * width, (rendition,) * width)
 
 
+# --- forwarded modes: the one table ------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FlagMode:
+    """An on/off DEC private mode the client forwards: `CSI ? number h` sets `Modes.<name>`,
+    `CSI ? number l` resets it."""
+
+    name: str  # the Modes field
+    number: int  # the DEC private mode number
+    default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceMode:
+    """A forwarded mode with alternatives (mouse reporting, mouse encoding): setting one of
+    `numbers` makes it `Modes.<name>`; resetting the one in force makes it 0 (off, the
+    default)."""
+
+    name: str
+    numbers: tuple[int, ...]
+
+
+# Every mode a frame carries, with its DEC private mode number and default. The emulator
+# (termemu) sets Modes from them, the diff encodes them and the client's display writes them to
+# the real terminal, all from these tables. Their order is the wire order (flag i is bit i of
+# one varint, then one varint per choice): append only, never reorder.
+FLAG_MODES: tuple[FlagMode, ...] = (
+    FlagMode("app_cursor_keys", 1, False),  # DECCKM
+    FlagMode("app_keypad", 66, False),  # DECNKM; also ESC = / ESC > (DECKPAM / DECKPNM)
+    FlagMode("bracketed_paste", 2004, False),
+    FlagMode("focus_events", 1004, False),
+    FlagMode("reverse_video", 5, False),  # DECSCNM
+    FlagMode("cursor_visible", 25, True),  # DECTCEM
+)
+CHOICE_MODES: tuple[ChoiceMode, ...] = (
+    ChoiceMode("mouse_reporting", (9, 1000, 1002, 1003)),
+    ChoiceMode("mouse_encoding", (1005, 1006, 1015)),  # 0 is X10's default encoding
+)
+
+
 # Keyword-only, like Framebuffer: a field added later cannot shift positional arguments.
+# A new field goes into FLAG_MODES or CHOICE_MODES too (checked at import, below).
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Modes:
     """Terminal modes the client forwards to (or uses for) its real terminal."""
 
     app_cursor_keys: bool = False  # DECCKM ?1
-    app_keypad: bool = False  # DECKPAM
+    app_keypad: bool = False  # DECKPAM / DECNKM ?66
     bracketed_paste: bool = False  # ?2004
     focus_events: bool = False  # ?1004
     reverse_video: bool = False  # DECSCNM ?5
@@ -137,14 +222,14 @@ class Modes:
     mouse_encoding: int = 0  # 0 (X10), 1005, 1006 or 1015
 
 
-_MODE_FLAGS = (
-    "app_cursor_keys",
-    "app_keypad",
-    "bracketed_paste",
-    "focus_events",
-    "reverse_video",
-    "cursor_visible",
-)
+def _check_modes_table() -> None:
+    declared = [(f.name, f.default) for f in fields(Modes)]
+    tabled = [(m.name, m.default) for m in FLAG_MODES] + [(c.name, 0) for c in CHOICE_MODES]
+    if declared != tabled:
+        raise RuntimeError("Modes and FLAG_MODES/CHOICE_MODES disagree")
+
+
+_check_modes_table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +353,12 @@ class Framebuffer:
         if self.modes != old.modes:
             out.append(_MODES)
             flags = 0
-            for bit, name in enumerate(_MODE_FLAGS):
-                if getattr(self.modes, name):
+            for bit, flag in enumerate(FLAG_MODES):
+                if getattr(self.modes, flag.name):
                     flags |= 1 << bit
             put_varint(out, flags)
-            put_varint(out, self.modes.mouse_reporting)
-            put_varint(out, self.modes.mouse_encoding)
+            for choice in CHOICE_MODES:
+                put_varint(out, getattr(self.modes, choice.name))
         if self.title != old.title:
             out.append(_TITLE)
             put_str(out, self.title)
@@ -334,10 +419,12 @@ class Framebuffer:
                 self.cursor_row, self.cursor_col = row, col
             elif tag == _MODES:
                 flags = reader.varint()
-                values = {name: bool(flags & (1 << bit)) for bit, name in enumerate(_MODE_FLAGS)}
-                self.modes = Modes(
-                    **values, mouse_reporting=reader.varint(), mouse_encoding=reader.varint()
-                )
+                values: dict[str, int] = {
+                    flag.name: bool(flags & (1 << bit)) for bit, flag in enumerate(FLAG_MODES)
+                }
+                for choice in CHOICE_MODES:
+                    values[choice.name] = reader.varint()
+                self.modes = Modes(**values)  # type: ignore[arg-type]  # names from the table
             elif tag == _TITLE:
                 self.title = reader.str_()
             elif tag == _ICON:

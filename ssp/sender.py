@@ -62,8 +62,10 @@ class Sender(Generic[S]):
         carries_input: bool = False,
         entropy: Callable[[int], bytes] = os.urandom,
         timers: Timers = UPSTREAM_TIMERS,
+        fragmenter: Fragmenter | None = None,
     ) -> None:
-        """`entropy(n)` gives n random bytes, for the chaff: see `make_chaff`."""
+        """`entropy(n)` gives n random bytes, for the chaff: see `make_chaff`. `fragmenter`
+        encodes instructions for the endpoint's wire (native by default)."""
         self._rtt = rtt
         self._timers = timers
         self._entropy = entropy
@@ -85,7 +87,7 @@ class Sender(Generic[S]):
         self.shutdown_in_progress = False
         self._shutdown_start = 0.0
         self._shutdown_tries = 0
-        self._fragmenter = Fragmenter()
+        self._fragmenter = fragmenter if fragmenter is not None else Fragmenter()
         self._frame_tokens = FRAME_BURST
         self._tokens_at = now
         self._last_frame_at = -math.inf

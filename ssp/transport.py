@@ -9,6 +9,10 @@ An endpoint syncs one local state to its peer (the sender) and receives the peer
 receiver). Around them sits the connection layer: sequence numbers, timestamps and RTT, and the
 peer's address. Nothing here raises on bad input: garbage, forgeries, truncations and replays
 are counted and dropped without changing any state.
+
+How datagrams and instructions look on the wire is the endpoint's `wire` (ssp.wire): our own
+protocol by default, or upstream mosh's protocol 2 (`ssp.proto2.wire.Proto2Wire`). Everything
+else here is the same for both.
 """
 
 from __future__ import annotations
@@ -21,26 +25,24 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from ssp.codec import DecodeError
-from ssp.crypto import AuthenticationFailed, Cipher, Key
+from ssp.crypto import AuthenticationFailed
 from ssp.datagram import (
-    DATAGRAM_OVERHEAD,
     DEFAULT_DATAGRAM_BYTES,
-    EPOCH_BYTES,
     NO_TIMESTAMP,
-    PROTOCOL_VERSION,
     SEQ_MASK,
     SHUTDOWN_NUM,
     TO_CLIENT,
     TO_SERVER,
     DatagramError,
     FragmentAssembly,
+    Fragmenter,
     Packet,
-    open_packet,
-    seal_packet,
     timestamp16,
     timestamp_diff,
 )
+from ssp.key import SecretKey
 from ssp.lifecycle import Closed, Ending, Phase
+from ssp.replay import PeerRuns
 from ssp.sender import Sender
 from ssp.state import SyncState
 from ssp.timing import (
@@ -53,6 +55,7 @@ from ssp.timing import (
     RttEstimator,
     Timers,
 )
+from ssp.wire import NativeWire, WireFactory
 
 L = TypeVar("L", bound=SyncState)
 R = TypeVar("R", bound=SyncState)
@@ -61,11 +64,6 @@ Role = Literal["server", "client"]
 
 MAX_RECEIVED_STATES = 1024
 RECEIVER_QUENCH = 15.0
-REPLAY_WINDOW = 4096  # sequence numbers remembered for dropping exact replays
-# Runs of the peer (nonce epochs, see ssp.datagram) whose sequence numbers are remembered. A
-# datagram of a run forgotten since cannot be told from a new run's: it is accepted once.
-MAX_PEER_EPOCHS = 8
-_WINDOW_MASK = (1 << REPLAY_WINDOW) - 1
 
 
 # --- events --------------------------------------------------------------------------------
@@ -119,37 +117,10 @@ class DropCounts:
         )
 
 
-class _SequenceSpace:
-    """The sequence numbers seen from one run (nonce epoch) of the peer: the newest, and which
-    of the REPLAY_WINDOW before it, as a bit mask: 512 bytes however long the run."""
-
-    __slots__ = ("_seen", "expected")
-
-    def __init__(self) -> None:
-        self.expected = 0  # one past the newest sequence number seen; 0 before the first
-        self._seen = 0  # bit i: sequence number expected - 1 - i was seen
-
-    def note(self, seq: int) -> bool:
-        """Remember `seq`; False if it was seen before or is too old to tell."""
-        if seq >= self.expected:
-            advance = seq + 1 - self.expected
-            # Past the window nothing seen stays in it; and shifting by a huge jump would build
-            # a huge integer.
-            kept = self._seen << advance if advance < REPLAY_WINDOW else 0
-            self._seen = (kept | 1) & _WINDOW_MASK
-            self.expected = seq + 1
-            return True
-        age = self.expected - 1 - seq
-        if age >= REPLAY_WINDOW or self._seen >> age & 1:
-            return False
-        self._seen |= 1 << age
-        return True
-
-
 class Endpoint(Generic[L, R]):
     def __init__(
         self,
-        key: Key,
+        key: SecretKey,
         role: Role,
         local_state: L,
         remote_state: R,
@@ -158,29 +129,32 @@ class Endpoint(Generic[L, R]):
         datagram_bytes: int = DEFAULT_DATAGRAM_BYTES,
         entropy: Callable[[int], bytes] = os.urandom,
         timers: Timers = UPSTREAM_TIMERS,
+        wire: WireFactory = NativeWire,
     ) -> None:
         """`entropy(n)` gives n random bytes: injected so that seeded simulations replay.
-        `timers` holds the protocol's time constants; tests pass shorter ones."""
+        `timers` holds the protocol's time constants; tests pass shorter ones. `wire` is the
+        protocol spoken (see ssp.wire), made from `key`, which must be that wire's kind."""
         if role == "client" and peer is None:
             raise ValueError("a client needs the server's address")
         self.role: Role = role
         self.timers = timers
-        self.connection_id = key.connection_id()
-        self._cipher = Cipher(key)
+        # Made first of all: it draws the native nonce epoch, and seeded simulations rely on
+        # the order in which entropy is drawn.
+        self.wire = wire(key, entropy)
+        self.connection_id = self.wire.connection_id
+        # Part of every nonce we seal (native; always 0 in protocol 2).
+        self.nonce_epoch = self.wire.nonce_epoch
         self._out_direction = TO_CLIENT if role == "server" else TO_SERVER
         self._in_direction = TO_SERVER if role == "server" else TO_CLIENT
-        self._chunk_bytes = datagram_bytes - DATAGRAM_OVERHEAD
+        self._chunk_bytes = datagram_bytes - self.wire.datagram_overhead
 
         # connection layer
         self.peer: Address | None = peer
         self.rtt = RttEstimator()
         self.loss = LossEstimator()
         self.redundant_copies = 0  # datagrams sent twice because the link loses datagrams
-        # Part of every nonce we seal; new for each run, since _next_seq starts at 0 each run.
-        self.nonce_epoch = int.from_bytes(entropy(EPOCH_BYTES), "big")
         self._next_seq = 0
-        # The peer's runs, least recently heard first; see _note_sequence.
-        self._peer_runs: collections.OrderedDict[int, _SequenceSpace] = collections.OrderedDict()
+        self._peer_runs = PeerRuns()  # the replay window of each of the peer's runs
         self._saved_timestamp: int | None = None
         self._saved_timestamp_at = 0.0
         self.last_heard: float | None = None
@@ -199,13 +173,16 @@ class Endpoint(Generic[L, R]):
             carries_input=role == "client",
             entropy=entropy,
             timers=timers,
+            fragmenter=Fragmenter(self.wire.encode_instruction),
         )
         if role == "client":
             # The server was just started for us: presume it alive, so that a first keystroke
             # lost before any reply is retransmitted on the RTO rather than the 3 s heartbeat.
             self._sender.last_heard = now
         self._received: list[ReceivedState[R]] = [ReceivedState(now, 0, remote_state.copy())]
-        self._assembly = FragmentAssembly()
+        self._assembly = FragmentAssembly(
+            self.wire.decode_instruction, self.wire.max_instruction_bytes
+        )
         self._quench_until = 0.0
         self._input_states: collections.deque[tuple[int, float]] = collections.deque()
         self._echo_ack = 0
@@ -337,18 +314,24 @@ class Endpoint(Generic[L, R]):
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> list[Event]:
         """Take one datagram from `addr`. Never raises; returns what happened."""
         try:
-            packet = open_packet(self._cipher, data)
+            packet = self.wire.open(data)
         except AuthenticationFailed:
             self.drops.unauthentic += 1
             return []
-        except (DatagramError, ValueError):
+        except ValueError:  # DatagramError among others
             self.drops.malformed += 1
             return []
+        return self.receive_packet(packet, addr, now)
+
+    def receive_packet(self, packet: Packet, addr: Address, now: float) -> list[Event]:
+        """Take a datagram already opened with `self.wire.open`: for a server port that finds a
+        stock client's session by trying its sessions' keys, so that the one that opens it
+        does not decrypt it twice. Never raises; returns what happened."""
         if packet.direction != self._in_direction or packet.connection_id != self.connection_id:
             # A reflection of our own datagrams, or a datagram of another connection.
             self.drops.wrong_direction += 1
             return []
-        previous = self._note_sequence(packet.epoch, packet.seq)
+        previous = self._peer_runs.note(packet.epoch, packet.seq)
         if previous is None:
             self.drops.replayed += 1
             return []
@@ -366,25 +349,6 @@ class Endpoint(Generic[L, R]):
             self.loss.note_late_arrival()
         self._receive_fragment(packet.payload, now, events, newest)
         return events
-
-    def _note_sequence(self, epoch: int, seq: int) -> int | None:
-        """Remember `seq` of the peer's run `epoch`. None if it was seen before or is too old to
-        tell; otherwise the newest sequence number of that run before it (-1: none).
-
-        Each run of the peer numbers its datagrams from 0, so each has its own replay window.
-        Beyond MAX_PEER_EPOCHS runs, the least recently heard is forgotten: the run the peer is
-        using now is heard all the time, so replays of old runs rarely push it out (and then
-        its next datagram simply starts its space again)."""
-        space = self._peer_runs.get(epoch)
-        if space is None:
-            space = self._peer_runs[epoch] = _SequenceSpace()
-            if len(self._peer_runs) > MAX_PEER_EPOCHS:
-                self._peer_runs.popitem(last=False)
-        previous = space.expected - 1
-        if not space.note(seq):
-            return None
-        self._peer_runs.move_to_end(epoch)
-        return previous
 
     def _newest_datagram(
         self, packet: Packet, addr: Address, now: float, events: list[Event]
@@ -413,7 +377,7 @@ class Endpoint(Generic[L, R]):
             return
         if inst is None:
             return
-        if inst.version != PROTOCOL_VERSION:
+        if inst.version != self.wire.protocol_version:
             self.drops.malformed += 1
             return
         self._sender.process_acknowledgment_through(inst.ack_num)
@@ -558,4 +522,4 @@ class Endpoint(Generic[L, R]):
             payload,
             self.nonce_epoch,
         )
-        return seal_packet(self._cipher, packet)
+        return self.wire.seal(packet)

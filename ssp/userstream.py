@@ -8,6 +8,7 @@ state that is not its base). Events the peer has acknowledged are forgotten with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
 from ssp.codec import DecodeError, Reader, put_bytes, put_varint
 
@@ -60,8 +61,8 @@ class UserStream:
         return self._events[index - self._base :]
 
     # --- the State protocol ----------------------------------------------------------------
-    def copy(self) -> UserStream:
-        clone = UserStream()
+    def copy(self) -> Self:
+        clone = type(self)()  # a subclass (protocol 2's wire format) stays itself
         clone._base = self._base
         clone._events = list(self._events)
         return clone
@@ -81,11 +82,15 @@ class UserStream:
             del self._events[:drop]
             self._base += drop
 
-    def diff_from(self, old: UserStream) -> bytes:
+    def new_events(self, old: UserStream) -> list[UserEvent]:
+        """The events this stream holds beyond `old` (an older copy of it): a diff's content."""
         if old.total > self.total:
             raise ValueError("a diff from a newer stream")
+        return self.events_since(old.total)
+
+    def diff_from(self, old: UserStream) -> bytes:
         out = bytearray()
-        for event in self.events_since(old.total):
+        for event in self.new_events(old):
             if isinstance(event, Keystroke):
                 out.append(_KEYSTROKE)
                 put_bytes(out, event.data)
@@ -97,6 +102,10 @@ class UserStream:
 
     def apply(self, diff: bytes) -> None:
         """Append the events of a diff. Raises `DecodeError`, leaving the stream unchanged."""
+        self._events += self._decode_events(diff)
+
+    @staticmethod
+    def _decode_events(diff: bytes) -> list[UserEvent]:
         reader = Reader(diff)
         new_events: list[UserEvent] = []
         while not reader.at_end():
@@ -113,4 +122,4 @@ class UserStream:
                     raise DecodeError(str(exc)) from exc
             else:
                 raise DecodeError(f"unknown user event tag {tag}")
-        self._events += new_events
+        return new_events

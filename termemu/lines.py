@@ -6,13 +6,13 @@ each) that scrolls by list splicing, and each `Line` caches the `ssp.screen.Row`
 produced, so a snapshot rebuilds only lines that changed and an unchanged (or merely scrolled)
 line yields the identical `Row` object frame after frame.
 
-A wide character takes two cells: the character, then "" (its right half).
+A wide character takes two cells: the character, then "" (its right half); the rule, and how
+a broken pair is repaired, is `ssp.screen`'s (`is_wide`, `unpair_span`, `repair_wide_pairs`).
 """
 
 from __future__ import annotations
 
-from ssp.screen import DEFAULT_RENDITION, Rendition, Row, blank_row
-from ssp.width import char_width
+from ssp.screen import DEFAULT_RENDITION, Rendition, Row, blank_row, is_wide
 
 
 class Line:
@@ -33,28 +33,6 @@ class Line:
 
 def blank_line(width: int, rendition: Rendition) -> Line:
     return Line([" "] * width, [rendition] * width, blank_row(width, rendition))
-
-
-def is_wide(cell: str) -> bool:
-    return bool(cell) and char_width(cell[0]) == 2
-
-
-def fix_wide_pairs(line: Line) -> None:
-    """Make every wide character have its "" right half and every "" a wide left half."""
-    chars = line.chars
-    width = len(chars)
-    x = 0
-    while x < width:
-        cell = chars[x]
-        if cell == "":
-            chars[x] = " "
-        elif is_wide(cell):
-            if x + 1 < width:
-                chars[x + 1] = ""
-                x += 1
-            else:
-                chars[x] = " "
-        x += 1
 
 
 def resize_grid(grid: list[Line], lines: int, columns: int, cursor_y: int) -> int:

@@ -18,6 +18,7 @@ from ssp.screen import (
     INVERSE,
     INVISIBLE,
     ITALIC,
+    SGR_ATTRIBUTES,
     STRIKETHROUGH,
     UNDERLINE,
     palette_color,
@@ -27,16 +28,8 @@ from ssp.screen import (
 Pen = tuple[int, int, int]  # (fg, bg, attrs)
 
 # Parameters that set one attribute bit, and those that clear some.
-_SET_BITS = {
-    1: BOLD,
-    2: DIM,
-    3: ITALIC,
-    4: UNDERLINE,
-    5: BLINK,
+_SET_BITS = {code: bit for bit, code in SGR_ATTRIBUTES} | {
     6: BLINK,  # rapid blink: no terminal distinguishes it
-    7: INVERSE,
-    8: INVISIBLE,
-    9: STRIKETHROUGH,
     21: UNDERLINE,  # double underline (ECMA-48); xterm draws it as an underline
 }
 _CLEAR_BITS = {

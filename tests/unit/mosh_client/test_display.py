@@ -3,9 +3,11 @@ emulator (an xterm-like model) of the same size, whose screen must then equal th
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import unicodedata
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyte import modes as mo
@@ -13,10 +15,14 @@ from pyte import modes as mo
 from mosh_client.display import Display, find_scroll, sgr
 from ssp.screen import (
     BOLD,
+    CHOICE_MODES,
     DEFAULT_RENDITION,
+    FLAG_MODES,
     INVERSE,
     UNDERLINE,
+    ChoiceMode,
     Clipboard,
+    FlagMode,
     Framebuffer,
     Modes,
     Rendition,
@@ -148,14 +154,8 @@ def rows(draw: st.DrawFn, width: int) -> Row:
 
 MODES = st.builds(
     Modes,
-    app_cursor_keys=st.booleans(),
-    app_keypad=st.booleans(),
-    bracketed_paste=st.booleans(),
-    focus_events=st.booleans(),
-    reverse_video=st.booleans(),
-    cursor_visible=st.booleans(),
-    mouse_reporting=st.sampled_from([0, 9, 1000, 1002, 1003]),
-    mouse_encoding=st.sampled_from([0, 1005, 1006, 1015]),
+    **{flag.name: st.booleans() for flag in FLAG_MODES},
+    **{choice.name: st.sampled_from((0, *choice.numbers)) for choice in CHOICE_MODES},
 )
 TITLE = st.text(st.sampled_from("abc XYZ-:/é中"), max_size=12)
 
@@ -548,6 +548,38 @@ def test_modes_are_forwarded_and_turned_off_by_close() -> None:
     term = screen.term.screen
     assert term.modes() == Modes()
     assert mo.DECAWM in term.mode
+
+
+def test_close_switches_off_every_forwarded_mode_in_a_fixed_order() -> None:
+    """The bytes close() writes for the modes, derived from ssp.screen's table: unchanged."""
+    closing = Display().close()
+    assert closing.startswith(
+        b"\x1b[?1l\x1b>\x1b[?2004l\x1b[?1004l\x1b[?5l"
+        b"\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l\x1b[?9l"
+        b"\x1b[?1015l\x1b[?1006l\x1b[?1005l"
+    )
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAG_MODES if f.name != "cursor_visible"])
+def test_each_forwarded_flag_reaches_the_terminal(flag: FlagMode) -> None:
+    screen = Screen(10, 2)
+    frame = text_frame(["x"], 10, 2)
+    screen.draw(frame)
+    frame.modes = dataclasses.replace(Modes(), **{flag.name: not flag.default})
+    out = screen.draw(frame)
+    expected = "\x1b=" if flag.name == "app_keypad" else f"\x1b[?{flag.number}h"
+    assert out == expected.encode()
+    screen.assert_shows(frame)  # the emulator, reading the same table, agrees
+
+
+@pytest.mark.parametrize(("choice", "number"), [(c, n) for c in CHOICE_MODES for n in c.numbers])
+def test_each_mouse_choice_reaches_the_terminal(choice: ChoiceMode, number: int) -> None:
+    screen = Screen(10, 2)
+    frame = text_frame(["x"], 10, 2)
+    screen.draw(frame)
+    frame.modes = dataclasses.replace(Modes(), **{choice.name: number})
+    assert screen.draw(frame) == f"\x1b[?{number}h".encode()
+    screen.assert_shows(frame)
 
 
 def test_reverse_video_and_hidden_cursor() -> None:

@@ -15,15 +15,10 @@ from hypothesis import strategies as st
 
 from ssp.crypto import Cipher, Key, nonce_for
 from ssp.datagram import HEADER_BYTES, SEQ_MASK, open_packet
+from ssp.replay import MAX_PEER_EPOCHS, REPLAY_WINDOW, SequenceSpace
 from ssp.screen import Framebuffer
 from ssp.timing import LOSS_EWMA_WEIGHT
-from ssp.transport import (
-    MAX_PEER_EPOCHS,
-    REPLAY_WINDOW,
-    Endpoint,
-    PeerAddressChanged,
-    _SequenceSpace,
-)
+from ssp.transport import Endpoint, PeerAddressChanged
 from ssp.userstream import UserStream
 
 from .test_receive_path import (
@@ -203,7 +198,7 @@ far = st.sampled_from([SEQ_MASK, SEQ_MASK - 1, 10**12, REPLAY_WINDOW - 1, REPLAY
 
 @given(st.lists(st.one_of(near, far), max_size=300))
 def test_the_sequence_space_keeps_the_replay_rule(seqs: list[int]) -> None:
-    space = _SequenceSpace()
+    space = SequenceSpace()
     seen: set[int] = set()
     newest = [-1]
     for seq in seqs:
@@ -212,7 +207,7 @@ def test_the_sequence_space_keeps_the_replay_rule(seqs: list[int]) -> None:
 
 
 def test_the_sequence_space_stays_small_whatever_the_jump() -> None:
-    space = _SequenceSpace()
+    space = SequenceSpace()
     for seq in range(0, 3 * REPLAY_WINDOW, 3):
         assert space.note(seq)
     assert space._seen.bit_length() <= REPLAY_WINDOW

@@ -15,10 +15,13 @@ from hypothesis import strategies as st
 from ssp.codec import DecodeError
 from ssp.screen import (
     BOLD,
+    CHOICE_MODES,
     DEFAULT_COLOR,
     DEFAULT_RENDITION,
+    FLAG_MODES,
     INVERSE,
     UNDERLINE,
+    WIDE_RIGHT_HALF,
     Clipboard,
     Framebuffer,
     Modes,
@@ -28,8 +31,11 @@ from ssp.screen import (
     color_palette_index,
     color_rgb,
     intern_rendition,
+    is_wide,
     palette_color,
+    repair_wide_pairs,
     rgb_color,
+    unpair_span,
 )
 
 # --- strategies -----------------------------------------------------------------------------
@@ -73,14 +79,8 @@ def rows(draw: st.DrawFn, width: int) -> Row:
 
 modes = st.builds(
     Modes,
-    app_cursor_keys=st.booleans(),
-    app_keypad=st.booleans(),
-    bracketed_paste=st.booleans(),
-    focus_events=st.booleans(),
-    reverse_video=st.booleans(),
-    cursor_visible=st.booleans(),
-    mouse_reporting=st.sampled_from([0, 9, 1000, 1002, 1003]),
-    mouse_encoding=st.sampled_from([0, 1005, 1006, 1015]),
+    **{flag.name: st.booleans() for flag in FLAG_MODES},
+    **{choice.name: st.sampled_from((0, *choice.numbers)) for choice in CHOICE_MODES},
 )
 clipboards = st.one_of(
     st.none(),
@@ -565,3 +565,77 @@ def test_framebuffer_validates_its_shape() -> None:
         Framebuffer(width=5, height=1, rows=[blank_row(6)])
     assert Framebuffer(width=3, height=2).text_lines() == ["", ""]
     assert hash(blank_row(3)) == hash(blank_row(3))
+
+
+# --- the forwarded-modes table ----------------------------------------------------------------
+def test_the_modes_table_names_every_modes_field_with_its_default() -> None:
+    declared = [(f.name, f.default) for f in dataclasses.fields(Modes)]
+    tabled = [(m.name, m.default) for m in FLAG_MODES] + [(c.name, 0) for c in CHOICE_MODES]
+    assert declared == tabled
+    numbers = [m.number for m in FLAG_MODES] + [n for c in CHOICE_MODES for n in c.numbers]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_the_modes_wire_encoding_is_unchanged() -> None:
+    """Native wire bytes of a modes change: one flags varint (bit i is FLAG_MODES[i]), then
+    one varint per CHOICE_MODES entry. Older peers decode exactly this."""
+    new = Framebuffer(
+        modes=Modes(
+            app_keypad=True,
+            focus_events=True,
+            cursor_visible=False,
+            mouse_reporting=1002,
+            mouse_encoding=1006,
+        )
+    )
+    # tag 3; flags 0b001010 = app_keypad (bit 1) | focus_events (bit 3); 1002 = ea 07; 1006 = ee 07
+    assert new.diff_from(Framebuffer()) == bytes([3, 0b001010, 0xEA, 0x07, 0xEE, 0x07])
+
+
+# --- the wide-cell rule -------------------------------------------------------------------------
+def test_is_wide_is_the_left_half_of_a_wide_character() -> None:
+    assert is_wide("中") and is_wide("中\u0301")
+    assert not is_wide("a") and not is_wide(" ") and not is_wide(WIDE_RIGHT_HALF)
+
+
+@pytest.mark.parametrize(
+    ("cells", "start", "end", "expected"),
+    [
+        (["中", "", "a", "b"], 1, 2, [" ", "", "a", "b"]),  # cuts a pair on the left
+        (["a", "中", "", "b"], 0, 2, ["a", "中", " ", "b"]),  # cuts a pair on the right
+        (["中", "", "中", ""], 1, 3, [" ", "", "中", " "]),  # both
+        (["中", "", "a", "b"], 0, 2, ["中", "", "a", "b"]),  # a whole pair: nothing to do
+        (["a", "中", ""], 0, 3, ["a", "中", ""]),  # to the end of the row
+    ],
+)
+def test_unpair_span_blanks_the_other_half_of_a_cut_pair(
+    cells: list[str], start: int, end: int, expected: list[str]
+) -> None:
+    unpair_span(cells, start, end)
+    assert cells == expected
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["中", "", "a"], ["中", "", "a"]),
+        (["", "a", "b"], [" ", "a", "b"]),  # a right half with no left half
+        (["a", "", "b"], ["a", " ", "b"]),
+        (["中", "a", "b"], [" ", "a", "b"]),  # a left half with no right half
+        (["a", "b", "中"], ["a", "b", " "]),  # a left half in the last column
+        (["中", "", ""], ["中", "", " "]),
+    ],
+)
+def test_repair_wide_pairs_blanks_lone_halves(cells: list[str], expected: list[str]) -> None:
+    repair_wide_pairs(cells)
+    assert cells == expected
+
+
+@given(st.lists(st.sampled_from(["a", " ", "中", "", "é"]), min_size=1, max_size=12))
+def test_a_repaired_row_has_only_whole_pairs(cells: list[str]) -> None:
+    repair_wide_pairs(cells)
+    for col, cell in enumerate(cells):
+        if cell == WIDE_RIGHT_HALF:
+            assert col > 0 and is_wide(cells[col - 1])
+        if is_wide(cell):
+            assert col + 1 < len(cells) and cells[col + 1] == WIDE_RIGHT_HALF

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ssp.screen import (
     BOLD,
+    CHOICE_MODES,
     DIM,
+    FLAG_MODES,
     ITALIC,
     UNDERLINE,
+    ChoiceMode,
     Clipboard,
+    FlagMode,
     Framebuffer,
+    Modes,
     Rendition,
     palette_color,
     rgb_color,
@@ -302,6 +309,24 @@ def test_mouse_modes() -> None:
     emulator.feed(b"\x1b[?1003l\x1b[?9h\x1b[?1015h\x1b[?1005h\x1b[?1015l")
     modes = emulator.snapshot().modes
     assert (modes.mouse_reporting, modes.mouse_encoding) == (9, 1005)
+
+
+@pytest.mark.parametrize("flag", FLAG_MODES)
+def test_decset_and_decrst_set_each_forwarded_flag(flag: FlagMode) -> None:
+    emulator = feed(f"\x1b[?{flag.number}{'l' if flag.default else 'h'}")
+    assert emulator.snapshot().modes == dataclasses.replace(
+        Modes(), **{flag.name: not flag.default}
+    )
+    emulator.feed(f"\x1b[?{flag.number}{'h' if flag.default else 'l'}".encode())
+    assert emulator.snapshot().modes == Modes()
+
+
+@pytest.mark.parametrize(("choice", "number"), [(c, n) for c in CHOICE_MODES for n in c.numbers])
+def test_decset_and_decrst_set_each_choice(choice: ChoiceMode, number: int) -> None:
+    emulator = feed(f"\x1b[?{number}h")
+    assert emulator.snapshot().modes == dataclasses.replace(Modes(), **{choice.name: number})
+    emulator.feed(f"\x1b[?{number}l".encode())
+    assert emulator.snapshot().modes == Modes()
 
 
 def test_keypad_and_cursor_keys() -> None:
