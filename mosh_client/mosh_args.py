@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import getopt
 import ipaddress
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar, get_args
 
 from mosh_client.client_args import PREDICTION_MODES, PredictionMode
+from ssp.ports import MAX_PORT, split_port_range
 
 Family = Literal["inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6"]
 FAMILIES: tuple[Family, ...] = get_args(Family)
@@ -58,9 +58,8 @@ _LONG_OPTIONS = [
     "no-fake-proxy",
     "bind-server=",
     "experimental-remote-ip=",
+    "attach=",  # also a bare `--attach`: see _bare_attach
 ]
-_PORT_SPEC = re.compile(r"(\d+)(?::(\d+))?")
-MAX_PORT = 65535
 
 
 class MoshUsageError(Exception):
@@ -86,6 +85,8 @@ class MoshOptions:
     ssh_pty: bool = True
     remote_ip: RemoteIpMode = "proxy"
     argv: tuple[str, ...] = ()  # the original arguments, shown to `ps` through `-#`
+    # --attach[=ID]: take over a live session instead of starting one ("": the only detached)
+    attach: str | None = None
 
     @property
     def host(self) -> str:
@@ -144,6 +145,9 @@ Usage: {prog} [options] [--] [user@]host [command...]
 
         --local              run mosh-server locally without using ssh
 
+        --attach[=ID]        take over a live session of yours on the server
+                                (without ID: the only detached one)
+
         --experimental-remote-ip=(local|remote|proxy)  select the method for
                              discovering the remote IP address to use for mosh
                              (default: "proxy")
@@ -158,7 +162,7 @@ def parse_mosh_args(
 ) -> MoshOptions | FakeProxyRequest | InfoRequest:
     """Parse `argv` (without the program name). Raises MoshUsageError."""
     try:
-        options, positional = getopt.gnu_getopt(list(argv), _SHORT_OPTIONS, _LONG_OPTIONS)
+        options, positional = getopt.gnu_getopt(_bare_attach(argv), _SHORT_OPTIONS, _LONG_OPTIONS)
     except getopt.GetoptError as exc:
         raise MoshUsageError(_getopt_hint(exc)) from None
     values = _collect(options)
@@ -180,6 +184,9 @@ def parse_mosh_args(
     if not positional:
         raise MoshUsageError("no host given: mosh [options] [--] [user@]host [command...]")
     userhost, *command = positional
+    attach = values.get("attach")
+    if attach is not None and command:
+        raise MoshUsageError("--attach takes over a session that runs already: it takes no command")
     local = "local" in values
     if local:
         check_local_host(userhost)
@@ -199,7 +206,16 @@ def parse_mosh_args(
         ssh_pty=values.get("ssh-pty", "yes") == "yes",
         remote_ip=remote_ip,
         argv=tuple(argv),
+        attach=attach,
     )
+
+
+def _bare_attach(argv: Sequence[str]) -> list[str]:
+    """`--attach` without `=ID` is `--attach=` (getopt has no optional values); only before
+    `--`, after which everything is the remote command's."""
+    words = list(argv)
+    end = words.index("--") if "--" in words else len(words)
+    return [("--attach=" if word == "--attach" else word) for word in words[:end]] + words[end:]
 
 
 def _getopt_hint(exc: getopt.GetoptError) -> str:
@@ -300,16 +316,15 @@ def parse_ssh_command(text: str) -> tuple[str, ...]:
 
 def check_port_request(text: str) -> str:
     """Validate `-p PORT[:PORT2]` with upstream's rules and messages; returned unchanged."""
-    match = _PORT_SPEC.fullmatch(text)
-    if match is None or not text.isascii():
+    parts = split_port_range(text)
+    if parts is None:
         raise MoshUsageError(f"Server-side port or range ({text}) is not valid.")
-    low = int(match.group(1))
+    low, high = parts
     if low > MAX_PORT:
         raise MoshUsageError(
             f"Server-side (low) port ({low}) must be within valid range [0..{MAX_PORT}]."
         )
-    if match.group(2) is not None:
-        high = int(match.group(2))
+    if high is not None:
         if not 1 <= high <= MAX_PORT:
             raise MoshUsageError(
                 f"Server-side high port ({high}) must be within valid range [1..{MAX_PORT}]."

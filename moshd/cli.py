@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -19,9 +20,12 @@ from typing import Any, cast
 
 from moshd import __version__
 from moshd.control.client import request
+from moshd.control.codes import ErrorCode
 from moshd.control.errors import DaemonUnreachable, ProtocolError
 from moshd.control.framing import MAX_LINE_BYTES
 from moshd.control.messages import (
+    AttachReply,
+    AttachRequest,
     KillRequest,
     ListReply,
     ListRequest,
@@ -36,6 +40,7 @@ from moshd.control.messages import (
 from moshd.control.paths import control_socket_path
 from moshd.control.validation import check_environment_size
 from moshd.server_cli import (
+    AttachCommand,
     HelpCommand,
     KillCommand,
     ListCommand,
@@ -43,7 +48,10 @@ from moshd.server_cli import (
     StatusCommand,
     UsageError,
     VersionCommand,
+    detached_sessions,
+    format_detached_warning,
     format_session_list,
+    format_several_detached,
     format_status,
     format_unreachable,
     parse_server_args,
@@ -97,6 +105,8 @@ def server_main(argv: Sequence[str] | None = None) -> int:
     try:
         if isinstance(command, NewCommand):
             return _new_session(control, command)
+        if isinstance(command, AttachCommand):
+            return _attach(control, command)
         if isinstance(command, ListCommand):
             listing = cast(ListReply, _ask(control, ListRequest(), start_daemon=False))
             print(format_session_list(listing["sessions"]))
@@ -117,6 +127,10 @@ def server_main(argv: Sequence[str] | None = None) -> int:
 class _Refused(Exception):
     """The daemon answered with an error."""
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 def _new_session(control: Path, command: NewCommand) -> int:
     req = replace(
@@ -131,10 +145,56 @@ def _new_session(control: Path, command: NewCommand) -> int:
     except ProtocolError as exc:
         raise _Refused(str(exc)) from None
     reply = cast(NewReply, _ask(control, req, start_daemon=True))
+    _warn_of_detached(control, reply["session_id"])
     print_connect(reply["port"], reply["key"], sys.stdout)
     print(
         f"mosh-server (moshd {__version__}): session {reply['session_id']} on UDP port "
         f"{reply['port']}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _warn_of_detached(control: Path, new_session_id: str) -> None:
+    """Tell the user of the detached sessions they already have, and how to take one. On
+    stderr and before `MOSH CONNECT`: the `mosh` wrapper shows what comes before it."""
+    try:
+        listing = cast(ListReply, _ask(control, ListRequest(), start_daemon=False))
+    except (DaemonUnreachable, _Refused):
+        return  # only a courtesy
+    others = [s for s in listing["sessions"] if s["session_id"] != new_session_id]
+    detached = detached_sessions(others)
+    if detached:
+        print(format_detached_warning(detached, socket.gethostname()), file=sys.stderr)
+        sys.stderr.flush()
+
+
+def _attach(control: Path, command: AttachCommand) -> int:
+    host = command.host or socket.gethostname()
+    try:
+        reply = cast(
+            AttachReply, _ask(control, AttachRequest(command.session_id), start_daemon=False)
+        )
+    except _Refused as exc:
+        if exc.code == ErrorCode.SEVERAL_DETACHED:
+            listing = cast(ListReply, _ask(control, ListRequest(), start_daemon=False))
+            print(
+                format_several_detached(detached_sessions(listing["sessions"]), host),
+                file=sys.stderr,
+            )
+            return 1
+        if exc.code == ErrorCode.NO_DETACHED_SESSION:
+            print(
+                f"mosh-server: no detached session to attach on this server "
+                f"(mosh-server list shows them all; mosh --attach=ID {host} takes any)",
+                file=sys.stderr,
+            )
+            return 1
+        raise
+    print_connect(reply["port"], reply["key"], sys.stdout)
+    print(
+        f"mosh-server (moshd {__version__}): attached to session {reply['session_id']} on UDP "
+        f"port {reply['port']}",
         file=sys.stderr,
     )
     return 0
@@ -204,7 +264,9 @@ def _ask(control: Path, req: Request, *, start_daemon: bool) -> dict[str, Any]:
         _start_daemon(control, os.environ)
         reply = request(control, req)
     if not reply.get("ok"):
-        raise _Refused(reply.get("error") or reply.get("code") or "request refused")
+        raise _Refused(
+            reply.get("error") or reply.get("code") or "request refused", reply.get("code")
+        )
     return reply
 
 

@@ -23,6 +23,8 @@ from moshd.control.codes import ErrorCode
 from moshd.control.errors import ControlError
 from moshd.control.fd_exhaustion import out_of_fds
 from moshd.control.messages import (
+    AttachReply,
+    AttachRequest,
     KillRequest,
     ListRequest,
     NewReply,
@@ -43,10 +45,9 @@ from moshd.pty import (
     spawn,
     term_for_colors,
 )
-from moshd.session import CloseReason, Session, SessionTimeouts
+from moshd.session import CloseReason, Session, SessionEnded, SessionTimeouts
 from moshd.systemd import Notifier
 from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
-from ssp.crypto import Key
 from ssp.timing import UPSTREAM_TIMERS, Timers
 
 STOP_GRACE = 3.0  # on SIGTERM, how long sessions get to tell their clients goodbye
@@ -178,6 +179,8 @@ class Daemon:
             return await self.create_session(request)
         if isinstance(request, ListRequest):
             return {"ok": True, "sessions": [self._info(s) for s in self.sessions.values()]}
+        if isinstance(request, AttachRequest):
+            return self.attach_session(request.session_id)
         if isinstance(request, KillRequest):
             session = self.sessions.get(request.session_id)
             if session is None:
@@ -235,10 +238,8 @@ class Daemon:
                 ErrorCode.SPAWN_FAILED, f"cannot run {argv[0]!r}: {exc.strerror or exc}"
             ) from exc
 
-        key = Key.generate()
         session = Session(
             self._new_session_id(),
-            key,
             [argv0] if argv0 is not None else argv,
             child,
             udp,
@@ -250,7 +251,6 @@ class Daemon:
         self.sessions[session.session_id] = session
         if self._no_sessions.is_set():
             self._no_sessions = trio.Event()
-        udp.routes[session.connection_id] = session.deliver
         self._session_nursery.start_soon(self._supervise, session)
         self.config.notifier.status(self._status_text())
         session.log.info(
@@ -261,7 +261,52 @@ class Daemon:
             width=request.width,
             height=request.height,
         )
-        return {"ok": True, "session_id": session.session_id, "port": udp.port, "key": key.text}
+        return {
+            "ok": True,
+            "session_id": session.session_id,
+            "port": udp.port,
+            "key": session.key.text,
+        }
+
+    def attach_session(self, session_id: str | None) -> AttachReply:
+        """A fresh key for a live session (`mosh-server attach`): the named one, or with no
+        name the only detached one. Whoever held the old key is let go."""
+        session = self._session_to_attach(session_id)
+        try:
+            key = session.attach()
+        except SessionEnded:
+            raise ControlError(
+                ErrorCode.SESSION_ENDED, f"session {session.session_id} has ended"
+            ) from None
+        return {
+            "ok": True,
+            "session_id": session.session_id,
+            "port": session.udp.port,
+            "key": key.text,
+        }
+
+    def _session_to_attach(self, session_id: str | None) -> Session:
+        if session_id is not None:
+            session = self.sessions.get(session_id)
+            if session is None:
+                raise ControlError(
+                    ErrorCode.NO_SUCH_SESSION,
+                    f"no session {session_id!r} (it has ended, or never existed)",
+                )
+            return session
+        detached = [
+            s
+            for s in self.sessions.values()
+            if s.close_reason is None and s.detached_since() is not None
+        ]
+        if not detached:
+            raise ControlError(ErrorCode.NO_DETACHED_SESSION, "no detached session to attach")
+        if len(detached) > 1:
+            raise ControlError(
+                ErrorCode.SEVERAL_DETACHED,
+                f"{len(detached)} detached sessions: say which one to attach",
+            )
+        return detached[0]
 
     def _new_session_id(self) -> str:
         while True:
@@ -270,6 +315,7 @@ class Daemon:
                 return candidate
 
     def _info(self, session: Session) -> SessionInfo:
+        detached_since = session.detached_since()
         return {
             "session_id": session.session_id,
             "command": session.command,
@@ -278,6 +324,17 @@ class Daemon:
             "peer": session.peer,
             "port": session.udp.port,
             "pid": session.child.pid,
+            "state": (
+                "ending"
+                if session.close_reason is not None
+                else "attached"
+                if detached_since is None
+                else "detached"
+            ),
+            "state_since": (
+                detached_since if detached_since is not None else session.attached_since()
+            ),
+            "last_heard": session.last_heard_wall(),
         }
 
     # --- the error boundary ------------------------------------------------------------------
@@ -292,7 +349,7 @@ class Daemon:
             reason = session.close_reason or CloseReason.DAEMON_STOPPING
             raise
         finally:
-            session.udp.routes.pop(session.connection_id, None)
+            session.remove_routes()
             self.sessions.pop(session.session_id, None)
             if not self.sessions:
                 self._no_sessions.set()

@@ -6,7 +6,8 @@ Upstream's contract is kept so that the `mosh` wrapper can drive either implemen
     mosh-server                       (no arguments at all: the same as `mosh-server new`)
 
 and on success `MOSH CONNECT <port> <key>` on its own line. Our additions: `list`, `kill ID`,
-`status`. Options stop at `--` or at the first argument that is not an option, so that
+`status`, and `attach [ID]`, which prints `MOSH CONNECT` with a fresh key for a live session.
+Options stop at `--` or at the first argument that is not an option, so that
 `mosh-server new vim -p file` runs `vim -p file`.
 """
 
@@ -30,6 +31,7 @@ PROGRAM = "mosh-server"
 USAGE = f"""\
 Usage: {PROGRAM} new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] \
 [-- COMMAND...]
+       {PROGRAM} attach [--host=HOST] [SESSION_ID]
        {PROGRAM} list
        {PROGRAM} kill SESSION_ID
        {PROGRAM} status
@@ -43,7 +45,11 @@ new     ask moshd (started if needed) for a new session; prints MOSH CONNECT <po
   -l NAME=VALUE     a locale variable of the client, used if this host's locale is not UTF-8
   -v                verbose
   -- COMMAND...     run COMMAND instead of the login shell
-list    show the sessions moshd owns
+attach  take over a live session: prints MOSH CONNECT <port> <key> with a fresh key; the old
+        key stops working and its client, if still running, is told and exits. Without an id:
+        the only detached session (with several, they are listed and nothing is attached)
+  --host=HOST       how clients name this server, in the commands printed (mosh --attach=ID HOST)
+list    show the sessions moshd owns: attached or detached (no client heard for 10 s) and since
 kill    end a session
 status  show whether moshd runs, its pid, sessions and ports
 """
@@ -90,6 +96,12 @@ class StatusCommand:
 
 
 @dataclass(frozen=True)
+class AttachCommand:
+    session_id: str | None = None  # None: the only detached session
+    host: str | None = None  # how clients name this server (`mosh --attach`'s host)
+
+
+@dataclass(frozen=True)
 class HelpCommand:
     text: str = USAGE
 
@@ -100,7 +112,13 @@ class VersionCommand:
 
 
 ServerCommand: TypeAlias = (
-    NewCommand | ListCommand | KillCommand | StatusCommand | HelpCommand | VersionCommand
+    NewCommand
+    | ListCommand
+    | KillCommand
+    | StatusCommand
+    | AttachCommand
+    | HelpCommand
+    | VersionCommand
 )
 
 
@@ -123,9 +141,26 @@ def parse_server_args(argv: Sequence[str], env: Mapping[str, str] = os.environ) 
         if len(rest) != 1 or not rest[0]:
             raise UsageError("kill needs exactly one session id (see: mosh-server list)")
         return KillCommand(session_id=rest[0])
+    if subcommand == "attach":
+        return _parse_attach(rest)
     if subcommand.startswith("-"):
         raise UsageError(f"options go after the subcommand: {PROGRAM} new {' '.join(argv)}")
-    raise UsageError(f"unknown subcommand {subcommand!r} (expected new, list, kill or status)")
+    raise UsageError(
+        f"unknown subcommand {subcommand!r} (expected new, attach, list, kill or status)"
+    )
+
+
+def _parse_attach(arguments: list[str]) -> AttachCommand:
+    try:
+        options, rest = getopt.gnu_getopt(arguments, "", ["host="])
+    except getopt.GetoptError as error:
+        raise UsageError(f"attach: {error}") from None
+    host = None
+    for _option, value in options:
+        host = value or None
+    if len(rest) > 1 or (rest and not rest[0]):
+        raise UsageError("attach takes at most one session id (see: mosh-server list)")
+    return AttachCommand(session_id=rest[0] if rest else None, host=host)
 
 
 def _parse_new(arguments: list[str], env: Mapping[str, str]) -> ServerCommand:
@@ -238,16 +273,20 @@ def format_unreachable(command: ServerCommand, error: Exception) -> str:
     within 5 s"), so it is printed as it is, not wrapped in a second "not running"."""
     if isinstance(command, NewCommand):
         return f"{PROGRAM}: cannot reach or start moshd: {error}"
+    if isinstance(command, AttachCommand):
+        return f"{PROGRAM}: no session to attach: {error}"
     return f"{PROGRAM}: {error}"
 
 
 def format_session_list(sessions: Sequence[SessionInfo], now: float | None = None) -> str:
-    """A table of sessions for `mosh-server list` (empty input: a sentence saying so)."""
+    """A table of sessions for `mosh-server list` (empty input: a sentence saying so).
+    STATE is attached or detached, SINCE how long it has been so, HEARD how long ago a
+    client was last heard from."""
     if not sessions:
         return "no sessions"
     if now is None:
         now = time.time()
-    header = ("SESSION", "PID", "PORT", "AGE", "PEER", "COMMAND")
+    header = ("SESSION", "PID", "PORT", "AGE", "PEER", "STATE", "SINCE", "HEARD", "COMMAND")
     rows = [header, *(_session_row(session, now) for session in sessions)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
     return "\n".join(
@@ -256,14 +295,68 @@ def format_session_list(sessions: Sequence[SessionInfo], now: float | None = Non
     )
 
 
-def _session_row(session: SessionInfo, now: float) -> tuple[str, str, str, str, str, str]:
+def _session_row(session: SessionInfo, now: float) -> tuple[str, ...]:
     return (
         session["session_id"],
         str(session["pid"]),
         str(session["port"]),
         format_duration(max(0.0, now - session["created_at"])),
         session["peer"] or "-",
+        session.get("state", "?"),
+        _ago(session.get("state_since"), now),
+        _ago(session.get("last_heard"), now),
         " ".join(session["command"]),
+    )
+
+
+def _ago(moment: float | None, now: float) -> str:
+    return "-" if moment is None else format_duration(max(0.0, now - moment))
+
+
+def detached_sessions(sessions: Sequence[SessionInfo]) -> list[SessionInfo]:
+    return [session for session in sessions if session.get("state") == "detached"]
+
+
+def format_attach_commands(
+    sessions: Sequence[SessionInfo], host: str, now: float | None = None
+) -> str:
+    """One line per detached session: the command that takes it over, and what it is."""
+    if now is None:
+        now = time.time()
+    lines = []
+    for session in sessions:
+        heard = session.get("last_heard")
+        contact = (
+            f"last heard {_ago(heard, now)} ago from {session['peer']}"
+            if heard is not None and session["peer"]
+            else "no client ever heard"
+        )
+        lines.append(
+            f"  mosh --attach={session['session_id']} {host}    "
+            f"# {' '.join(session['command'])}; started "
+            f"{format_duration(max(0.0, now - session['created_at']))} ago; {contact}"
+        )
+    return "\n".join(lines)
+
+
+def format_detached_warning(sessions: Sequence[SessionInfo], host: str) -> str:
+    """What `mosh-server new` says when the user already has detached sessions (upstream:
+    "Mosh: You have a detached Mosh session on this server")."""
+    count = len(sessions)
+    what = "a detached session" if count == 1 else f"{count} detached sessions"
+    return (
+        f"{PROGRAM}: you have {what} on this server; to take one over:\n"
+        f"{format_attach_commands(sessions, host)}\n"
+        f"  (or, on this server: {PROGRAM} attach SESSION_ID)"
+    )
+
+
+def format_several_detached(sessions: Sequence[SessionInfo], host: str) -> str:
+    """`attach` without an id, with several detached sessions: which, and how to take one."""
+    return (
+        f"{PROGRAM}: {len(sessions)} detached sessions; say which one to attach:\n"
+        f"{format_attach_commands(sessions, host)}\n"
+        f"  (or, on this server: {PROGRAM} attach SESSION_ID)"
     )
 
 

@@ -6,7 +6,21 @@ Tasks (all owned by the session's nursery):
 - the child waiter notices the child's exit;
 - the network loop (the session's main task) takes datagrams the daemon routed here, runs the
   sans-IO endpoint, builds a frame only when the screen changed, sends what is due, and decides
-  when the session ends.
+  when the session ends;
+- after a takeover (`attach`), the retired attachment's goodbye handshake.
+
+Attachments. A client reaches the session through an `Attachment`: a key, an `ssp.Endpoint`
+built from it, and the UDP route of its connection id. `attach()` replaces it: a fresh key and
+a fresh endpoint whose local state starts from state 0, so that its first frame carries the
+whole screen; the new route goes in at once. The old attachment stops feeding the program at
+once (its datagrams reach only its own endpoint, whose input nobody reads), says goodbye with
+the farewell "this session was taken over by another client" (the bounded shutdown handshake
+of any session end, in a task of its own) and loses its route when that ends.
+
+Detached. A session is detached when its current attachment has heard no authentic datagram
+for more than DETACHED_AFTER seconds (a live client sends at least a heartbeat every 3 s),
+counting from the attachment itself when none came yet; detached since the last datagram
+heard, or since the attachment.
 """
 
 from __future__ import annotations
@@ -16,7 +30,7 @@ import enum
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 import trio
@@ -54,6 +68,15 @@ PTY_BACKLOG_HIGH = 256 * 1024
 PTY_BACKLOG_LOW = 64 * 1024
 RTT_LOG_INTERVAL = 60.0
 RTT_LOG_CHANGE = 0.25  # also log when SRTT moves by this fraction
+# A live client sends at least a heartbeat every 3 s (ACK_INTERVAL): silent for longer than
+# this, its session is detached, and `mosh-server attach` without an id may take it.
+DETACHED_AFTER = 10.0
+
+
+class Protocol(enum.StrEnum):
+    """The protocol a session's clients speak; it decides the form of an attachment's key."""
+
+    NATIVE = "native"  # this project's SSP: 32-byte keys, 43 characters of base64
 
 
 class CloseReason(enum.StrEnum):
@@ -64,6 +87,7 @@ class CloseReason(enum.StrEnum):
     NETWORK_TIMEOUT = "network_timeout"
     SIGNAL_TIMEOUT = "signal_timeout"
     DAEMON_STOPPING = "daemon_stopping"
+    TAKEN_OVER = "taken_over"  # not a session end: an attachment's, when another client attached
 
     @property
     def farewell(self) -> str:
@@ -78,6 +102,7 @@ _FAREWELLS = {
     CloseReason.NETWORK_TIMEOUT: "no contact for MOSH_SERVER_NETWORK_TMOUT seconds",
     CloseReason.SIGNAL_TIMEOUT: "moshd got SIGUSR1 after MOSH_SERVER_SIGNAL_TMOUT seconds",
     CloseReason.DAEMON_STOPPING: "moshd is stopping",
+    CloseReason.TAKEN_OVER: "this session was taken over by another client",
 }
 
 
@@ -102,11 +127,30 @@ class _Wakeup:
         self._event = trio.Event()
 
 
+@dataclass(eq=False)
+class Attachment:
+    """One client's hold on the session: its key, its endpoint, the datagrams routed to it."""
+
+    key: Key
+    endpoint: Endpoint[Framebuffer, UserStream]
+    attached_at: float  # the session's clock
+    attached_at_wall: float  # epoch seconds, for `list`
+    # When its client's datagrams started coming without a gap of DETACHED_AFTER (clock)
+    contact_since: float | None = None
+    inbox: collections.deque[tuple[bytes, tuple[object, ...]]] = field(
+        default_factory=collections.deque
+    )
+    wakeup: _Wakeup = field(default_factory=lambda: _Wakeup())
+
+    @property
+    def connection_id(self) -> int:
+        return self.endpoint.connection_id
+
+
 class Session:
     def __init__(
         self,
         session_id: str,
-        key: Key,
         command: list[str],
         child: PtyChild,
         udp: UdpPort,
@@ -115,6 +159,7 @@ class Session:
         timeouts: SessionTimeouts = SessionTimeouts(),
         clock: Callable[[], float] = trio.current_time,
         timers: Timers = UPSTREAM_TIMERS,
+        protocol: Protocol = Protocol.NATIVE,
     ) -> None:
         self.session_id = session_id
         self.command = command
@@ -124,36 +169,168 @@ class Session:
         self.created_at = time.time()
         self._clock = clock
         self._started = clock()
+        self._timers = timers
+        self.protocol = protocol
         width, height = capped_size(width, height)
         self.emulator = Emulator(width, height)
-        # State 0 is the one both ends start from without telling each other: the default
-        # blank 80x24 screen, whatever size this session has. The first frame carries the rest.
-        self.endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
-            key, "server", Framebuffer(), UserStream(), self._started, timers=timers
-        )
-        self.connection_id = self.endpoint.connection_id
         self.log = structlog.get_logger("moshd.session").bind(session_id=session_id)
         self.close_reason: CloseReason | None = None
         self.goodbye: Ending | None = None  # how the goodbye to the client went
         self.exit_status: int | None = None
-        self._inbox: collections.deque[tuple[bytes, tuple[object, ...]]] = collections.deque()
         self._wakeup = _Wakeup()
+        self.attachment = self._new_attachment(protocol)
+        self.attachments = 1  # how many there have been, this one included
+        self._retiring: list[Attachment] = []  # taken over, still saying goodbye
+        self._earlier_heard: float | None = None  # the last datagram of an earlier attachment
+        self._earlier_peer: object = None  # and where it came from
+        self._nursery: trio.Nursery | None = None  # while `run` runs
+        self._finished = False
+        self._route(self.attachment)
         self._to_pty: collections.deque[bytes] = collections.deque()
         self._to_pty_bytes = 0
         self._to_pty_ready = trio.Event()
         self._pty_eof = trio.Event()
-        self._screen_dirty = True  # the first frame: see state 0 above
+        self._screen_dirty = True  # the first frame: see state 0 in _new_attachment
         self._consumed = 0  # user-stream events already given to the application
         self._logged_srtt: float | None = None
         self._logged_rtt_at = -math.inf
 
-    # --- called from outside the session's tasks (cheap, never raise) ------------------------
-    def deliver(self, data: bytes, addr: tuple[object, ...]) -> None:
-        """A datagram for this session arrived (called by the UDP receive loop)."""
-        if len(self._inbox) < INBOX_LIMIT:
-            self._inbox.append((data, addr))
-            self._wakeup.set()
+    # --- attachments --------------------------------------------------------------------------
+    def _new_attachment(self, protocol: Protocol) -> Attachment:
+        """A fresh key and the endpoint it keys: the one place both are made, for any protocol.
 
+        State 0 is the one both ends start from without telling each other: the default blank
+        80x24 screen, whatever size this session has. The first frame carries the rest, so a
+        client attaching to a running session gets the whole screen at once."""
+        if protocol is not Protocol.NATIVE:  # pragma: no cover - the only protocol so far
+            raise ValueError(f"no attachments for protocol {protocol}")
+        key = Key.generate()
+        now = self._clock()
+        endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
+            key, "server", Framebuffer(), UserStream(), now, timers=self._timers
+        )
+        return Attachment(key, endpoint, now, time.time())
+
+    @property
+    def key(self) -> Key:
+        """The current attachment's key (what `MOSH CONNECT` carries)."""
+        return self.attachment.key
+
+    @property
+    def endpoint(self) -> Endpoint[Framebuffer, UserStream]:
+        return self.attachment.endpoint
+
+    @property
+    def connection_id(self) -> int:
+        return self.attachment.connection_id
+
+    def _route(self, attachment: Attachment) -> None:
+        def deliver(data: bytes, addr: tuple[object, ...]) -> None:
+            """A datagram for this attachment arrived (called by the UDP receive loop)."""
+            if len(attachment.inbox) < INBOX_LIMIT:
+                attachment.inbox.append((data, addr))
+                attachment.wakeup.set()
+                if attachment is self.attachment:
+                    self._wakeup.set()
+
+        self.udp.routes[attachment.connection_id] = deliver
+
+    def remove_routes(self) -> None:
+        """The session is over: no datagram of any of its keys is routed any more."""
+        for attachment in (self.attachment, *self._retiring):
+            self.udp.routes.pop(attachment.connection_id, None)
+
+    def attach(self) -> Key:
+        """Give the session to a new client: return the key of a fresh attachment. The old key
+        stops working at once; its client, if alive, is told and let go (see the module)."""
+        if self.close_reason is not None or self._finished:
+            raise SessionEnded(self.session_id)
+        now = self._clock()
+        old, new = self.attachment, self._new_attachment(self.protocol)
+        new.endpoint.input_paused = old.endpoint.input_paused
+        self._route(new)
+        self.attachment = new
+        self.attachments += 1
+        heard = old.endpoint.last_heard
+        if heard is not None:
+            self._earlier_heard = max(heard, self._earlier_heard or heard)
+        if old.endpoint.peer is not None:
+            self._earlier_peer = old.endpoint.peer
+        self._consumed = 0  # the new client's user stream starts from nothing
+        self._screen_dirty = True  # its first frame: the whole screen
+        self._wakeup.set()
+        # The old client's goodbye: the screen as it is now, with why it ends.
+        farewell = self.emulator.snapshot(old.endpoint.echo_ack(now))
+        farewell.farewell = CloseReason.TAKEN_OVER.farewell
+        old.endpoint.set_local_state(farewell, now)
+        old.endpoint.start_shutdown(now)
+        self._retiring.append(old)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._retire, old)  # else `run` starts it
+        self.log.info(
+            "session.taken_over",
+            old_peer=format_peer(old.endpoint.peer),
+            attachments=self.attachments,
+        )
+        return new.key
+
+    async def _retire(self, old: Attachment) -> None:
+        """The taken-over attachment's goodbye, bounded as any session end's is; its input
+        is never read. Its route goes when the handshake ends (or the session does)."""
+        endpoint = old.endpoint
+        try:
+            while True:
+                now = self._clock()
+                while old.inbox:
+                    data, addr = old.inbox.popleft()
+                    endpoint.receive_datagram(data, addr, now)
+                for datagram, destination in endpoint.datagrams_to_send(now):
+                    await self.udp.send(datagram, destination)
+                for event in endpoint.take_events():
+                    if isinstance(event, Closed):
+                        self.log.info(
+                            "session.taken_over_client_released",
+                            peer=format_peer(endpoint.peer),
+                            goodbye=str(event.ending),
+                        )
+                if endpoint.phase is Phase.CLOSED:
+                    return
+                await old.wakeup.wait_until(endpoint.next_deadline())
+        finally:
+            self.udp.routes.pop(old.connection_id, None)
+            if old in self._retiring:
+                self._retiring.remove(old)
+
+    # --- what `list` shows ----------------------------------------------------------------
+    def detached_since(self) -> float | None:
+        """Epoch time since which the session is detached (see the module), or None while a
+        client is attached."""
+        heard = self.endpoint.last_heard
+        reference = heard if heard is not None else self.attachment.attached_at
+        if self._clock() - reference <= DETACHED_AFTER:
+            return None
+        return self._wall(reference)
+
+    def attached_since(self) -> float:
+        """Epoch time since which the current client has been in contact (or, before it is
+        first heard, the attachment's time)."""
+        since = self.attachment.contact_since
+        return self.attachment.attached_at_wall if since is None else self._wall(since)
+
+    def last_heard_wall(self) -> float | None:
+        """Epoch time of the last authentic datagram from any client of the session."""
+        heard = self._last_heard_any()
+        return None if heard is None else self._wall(heard)
+
+    def _wall(self, moment: float) -> float:
+        """A moment of the session's clock as epoch seconds."""
+        return time.time() - (self._clock() - moment)
+
+    def _last_heard_any(self) -> float | None:
+        heard = self.endpoint.last_heard
+        return heard if heard is not None else self._earlier_heard
+
+    # --- called from outside the session's tasks (cheap, never raise) ------------------------
     def request_close(self, reason: CloseReason) -> None:
         """End the session (the first reason given is the one that counts). The program is
         hung up at once, not after the goodbye to the client, which may take a while."""
@@ -172,7 +349,10 @@ class Session:
 
     @property
     def peer(self) -> str | None:
-        return format_peer(self.endpoint.peer)
+        """The address of the client last heard from (an earlier attachment's until the
+        current one's client is heard)."""
+        peer = self.endpoint.peer
+        return format_peer(peer if peer is not None else self._earlier_peer)
 
     @property
     def age(self) -> float:
@@ -181,12 +361,19 @@ class Session:
     # --- the session's tasks -----------------------------------------------------------------
     async def run(self) -> CloseReason:
         """Run until the session ends; return why."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._read_pty)
-            nursery.start_soon(self._write_pty)
-            nursery.start_soon(self._wait_child)
-            await self._network_loop()
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for old in self._retiring:  # taken over before the session ran
+                    nursery.start_soon(self._retire, old)
+                nursery.start_soon(self._read_pty)
+                nursery.start_soon(self._write_pty)
+                nursery.start_soon(self._wait_child)
+                await self._network_loop()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._nursery = None
+            self._finished = True
         assert self.close_reason is not None
         return self.close_reason
 
@@ -236,12 +423,17 @@ class Session:
         self._to_pty_ready.set()
 
     async def _network_loop(self) -> None:
-        endpoint = self.endpoint
         while True:
+            attachment = self.attachment  # `attach` may replace it whenever this loop awaits
+            endpoint = attachment.endpoint
             now = self._clock()
-            while self._inbox:
-                data, addr = self._inbox.popleft()
+            while attachment.inbox:
+                data, addr = attachment.inbox.popleft()
+                before = endpoint.last_heard
                 self._handle_events(endpoint.receive_datagram(data, addr, now), now)
+                heard = endpoint.last_heard
+                if heard is not None and (before is None or heard - before > DETACHED_AFTER):
+                    attachment.contact_since = heard  # (re)attached: a client is back
             self._check_timers(now)
             if self._screen_dirty or now >= endpoint.echo_ack_time():
                 self._publish_frame(now)
@@ -250,6 +442,8 @@ class Session:
                 endpoint.start_shutdown(now)
             for datagram, destination in endpoint.datagrams_to_send(now):
                 await self.udp.send(datagram, destination)
+            if attachment is not self.attachment:
+                continue  # taken over meanwhile: the old endpoint's end is `_retire`'s business
             self._handle_events(endpoint.take_events(), now)
             if endpoint.phase is Phase.CLOSED:
                 return
@@ -314,8 +508,11 @@ class Session:
         if self.close_reason is not None:
             return []  # already ending: the timeouts have done their job
         timeouts = []
-        if self.endpoint.last_heard is None:
-            timeouts.append((self._started + NO_CLIENT_TIMEOUT, CloseReason.NO_CLIENT))
+        if self._last_heard_any() is None:
+            # Nobody ever came, since the session started or since the last `attach`.
+            timeouts.append(
+                (self.attachment.attached_at + NO_CLIENT_TIMEOUT, CloseReason.NO_CLIENT)
+            )
         if self.timeouts.network is not None:
             timeouts.append(
                 (self._last_contact() + self.timeouts.network, CloseReason.NETWORK_TIMEOUT)
@@ -335,8 +532,10 @@ class Session:
         return min(deadlines)
 
     def _last_contact(self) -> float:
-        heard = self.endpoint.last_heard
-        return heard if heard is not None else self._started
+        """The last datagram heard from a client, or the last attachment if later."""
+        heard = self._last_heard_any()
+        attached = self.attachment.attached_at
+        return attached if heard is None else max(heard, attached)
 
     def _seconds_without_contact(self, now: float) -> float:
         return now - self._last_contact()
@@ -355,6 +554,10 @@ class Session:
                 rtt_ms=round(sample.rtt_ms, 1),
                 peer=self.peer,
             )
+
+
+class SessionEnded(Exception):
+    """The session is ending, or has ended: nobody can attach to it any more."""
 
 
 def capped_size(width: int, height: int) -> tuple[int, int]:

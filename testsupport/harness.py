@@ -77,6 +77,10 @@ class Tmux:
         row, col = out.split()
         return int(row), int(col)
 
+    def pane_pid(self) -> int:
+        """The pid of the pane's program (the command given to `start`)."""
+        return int(self._tmux("display-message", "-p", "-t", "main", "#{pane_pid}").strip())
+
     def pane_dead(self) -> bool:
         return self._tmux("display-message", "-p", "-t", "main", "#{pane_dead}").strip() == "1"
 

@@ -1,5 +1,6 @@
-"""The command that starts the server: `SERVER new ...`, run here through /bin/sh or on the
-remote host through ssh (its argv, and the ProxyCommand that makes ssh report the address)."""
+"""The command that starts the server: `SERVER new ...` (or `SERVER attach ...` for
+`mosh --attach`), run here through /bin/sh or on the remote host through ssh (its argv, and the
+ProxyCommand that makes ssh report the address)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,15 @@ def bind_arguments(options: MoshOptions) -> list[str]:
 
 
 def server_arguments(options: MoshOptions, colors: int, environ: Mapping[str, str]) -> list[str]:
-    """The arguments after the server command: `new -c COLORS ... [-- command...]`."""
+    """The arguments after the server command: `new -c COLORS ... [-- command...]`, or for
+    `--attach[=ID]`: `attach --host=USERHOST [ID]` (the host as typed, for the commands the
+    server prints when it must ask which session)."""
+    if options.attach is not None:
+        return [
+            "attach",
+            f"--host={options.userhost}",
+            *([options.attach] if options.attach else []),
+        ]
     args = ["new", "-c", str(colors), *bind_arguments(options)]
     if options.port_request is not None:
         args += ["-p", options.port_request]

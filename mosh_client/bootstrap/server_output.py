@@ -16,6 +16,7 @@ from mosh_client.bootstrap.errors import EXIT_FAILURE, BootstrapError
 from mosh_client.bootstrap.fake_proxy import FAKE_PROXY_PREFIX
 from mosh_client.mosh_args import MoshOptions
 from ssp.key import Key, MalformedKey
+from ssp.proto2.key import Proto2Key, parse_connect_key
 
 # With the server under a pty, the remote command's stderr arrives on the same stream.
 _CONNECT = re.compile(r"MOSH CONNECT (\d+) (\S+)")
@@ -36,7 +37,7 @@ class BootstrapOutput:
     ip: str | None = None  # known before reading with --local and remote-ip=local
     ssh_connection_ip: str | None = None
     port: int | None = None
-    key: Key | None = None
+    key: Key | Proto2Key | None = None  # moshd's, or a stock server's (protocol 2)
     lines: list[str] = field(default_factory=list)  # everything else, without line ends
 
     def feed(self, raw: str) -> bool:
@@ -69,18 +70,19 @@ class BootstrapOutput:
         self.ssh_connection_ip = unmap_ipv4(words[4])  # client ip, port, SERVER IP, port
 
 
-def parse_connect_line(line: str) -> tuple[int, Key]:
-    """`MOSH CONNECT <port> <key>` → (port, key). Raises BootstrapError."""
+def parse_connect_line(line: str) -> tuple[int, Key | Proto2Key]:
+    """`MOSH CONNECT <port> <key>` → (port, key). The key's length says the protocol: 43
+    characters for moshd's own, 22 for a stock mosh-server's (protocol 2, which the client
+    speaks too). Raises BootstrapError."""
     match = _CONNECT.fullmatch(line.strip())
     if match is None or not 1 <= int(match.group(1)) <= 65535:
         raise BootstrapError(f"Bad MOSH CONNECT string from the server: {line.strip()!r}")
     try:
-        key = Key.from_text(match.group(2))
+        key = parse_connect_key(match.group(2))
     except MalformedKey as exc:
-        # e.g. upstream's mosh-server (16-byte keys): our client speaks a different protocol.
         raise BootstrapError(
-            f"the server's key is not one this client can use ({exc}): is the server's "
-            "mosh-server this implementation (moshd)?"
+            f"the server's key is not one this client can use ({exc}): is the server "
+            "mosh-server (moshd's, or upstream mosh's)?"
         ) from None
     return int(match.group(1)), key
 
@@ -131,6 +133,8 @@ def explain_failure(
     last = telling_line(output.lines)
     said = f": {last}" if last else ""
     where = "this machine" if options.local else options.host
+    if options.attach is not None and returncode == ATTACH_REFUSED:
+        return _attach_refused(output.lines, where)
     port_range = options.port_request is not None and ":" in options.port_request
     if port_range and any("Bad UDP port" in line for line in output.lines):
         return BootstrapError("Server does not support UDP port range option.")
@@ -156,6 +160,23 @@ def explain_failure(
         f"Did not find mosh server startup message (MOSH CONNECT) from {where}{said} "
         "(Have you installed mosh on your server?)"
     )
+
+
+ATTACH_REFUSED = 1  # `mosh-server attach` found nothing to attach, or several
+_SERVER_PREFIX = "mosh-server: "
+
+
+def _attach_refused(lines: Sequence[str], where: str) -> BootstrapError:
+    """`mosh-server attach` said why it attached nothing: one reason becomes the error; a list
+    of sessions to choose from is shown as it is, the error then saying to choose."""
+    said = [text for line in lines if (text := _ANSI.sub("", line).rstrip()).strip()]
+    said = [text for text in said if not _NOISE.fullmatch(text.strip())]
+    if len(said) == 1:
+        reason = said[0].strip().removeprefix(_SERVER_PREFIX)
+        return BootstrapError(f"nothing to attach on {where}: {reason}")
+    for text in said:
+        print(text, file=sys.stderr)
+    return BootstrapError(f"nothing attached on {where}: choose a session (above)")
 
 
 def _signal_name(number: int) -> str:

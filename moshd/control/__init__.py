@@ -33,6 +33,8 @@ from moshd.control.framing import MAX_LINE_BYTES, MAX_REPLY_BYTES
 from moshd.control.messages import (
     DEFAULT_HEIGHT,
     DEFAULT_WIDTH,
+    AttachReply,
+    AttachRequest,
     ErrorReply,
     KillReply,
     KillRequest,
@@ -58,6 +60,8 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MAX_REPLY_BYTES",
     "AlreadyRunning",
+    "AttachReply",
+    "AttachRequest",
     "ControlError",
     "DaemonUnreachable",
     "ErrorCode",

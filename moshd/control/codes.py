@@ -16,7 +16,10 @@ class ErrorCode(enum.StrEnum):
     BUSY = "busy"  # too many control connections at once
     INTERNAL = "internal"  # a bug in moshd
     OUT_OF_FDS = "out_of_fds"  # moshd has run out of file descriptors
-    NO_SUCH_SESSION = "no_such_session"  # `kill` of a session moshd does not have
+    NO_SUCH_SESSION = "no_such_session"  # `kill` or `attach` of a session moshd does not have
+    SESSION_ENDED = "session_ended"  # `attach` to a session that is ending
+    NO_DETACHED_SESSION = "no_detached_session"  # `attach` without an id, nothing detached
+    SEVERAL_DETACHED = "several_detached"  # `attach` without an id, more than one detached
     STOPPING = "stopping"  # moshd is shutting down and starts no more sessions
     NO_FREE_PORT = "no_free_port"  # no UDP port free in the requested range
     SPAWN_FAILED = "spawn_failed"  # the session's command could not be started

@@ -1,7 +1,8 @@
 """The messages of the control protocol: requests as dataclasses, replies as TypedDicts, and
 their wire form.
 
-Each request is one JSON object on one line, `{"op": "new" | "list" | "kill" | "status", ...}`;
+Each request is one JSON object on one line,
+`{"op": "new" | "list" | "kill" | "status" | "attach", ...}`;
 each reply is one JSON object on one line, `{"ok": true, ...}` or
 `{"ok": false, "error": "human message", "code": "short_code"}`. Parsing a request line back
 into a request is `moshd.control.validation`.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, TypedDict
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from moshd.control.codes import ErrorCode
 from moshd.ports import PortRange
@@ -61,13 +62,29 @@ class StatusRequest:
     op: Literal["status"] = field(default="status", init=False)
 
 
-Request: TypeAlias = NewRequest | ListRequest | KillRequest | StatusRequest
+@dataclass(frozen=True)
+class AttachRequest:
+    """A fresh key for a live session; the old key stops working. `session_id` None: the only
+    detached session (error codes `no_detached_session`, `several_detached` otherwise)."""
+
+    session_id: str | None = None
+    op: Literal["attach"] = field(default="attach", init=False)
+
+
+Request: TypeAlias = NewRequest | ListRequest | KillRequest | StatusRequest | AttachRequest
 
 # ---------------------------------------------------------------------------------------------
 # Replies (what the daemon's handler returns and `request()` gives back)
 
 
 class NewReply(TypedDict):
+    ok: Literal[True]
+    session_id: str
+    port: int
+    key: str
+
+
+class AttachReply(TypedDict):
     ok: Literal[True]
     session_id: str
     port: int
@@ -82,6 +99,11 @@ class SessionInfo(TypedDict):
     peer: str | None  # "ip:port" of the client last heard from
     port: int
     pid: int
+    # "attached", "detached" (no datagram from its client for DETACHED_AFTER s) or "ending";
+    # NotRequired: a daemon of an older version does not send them.
+    state: NotRequired[str]
+    state_since: NotRequired[float]  # epoch seconds
+    last_heard: NotRequired[float | None]  # epoch seconds of the last datagram from a client
 
 
 class ListReply(TypedDict):
@@ -108,7 +130,7 @@ class ErrorReply(TypedDict):
 
 
 # The successful replies, one per request type.
-OkReply: TypeAlias = NewReply | ListReply | KillReply | StatusReply
+OkReply: TypeAlias = NewReply | ListReply | KillReply | StatusReply | AttachReply
 
 
 def error_reply(code: ErrorCode, message: str) -> ErrorReply:
@@ -139,6 +161,8 @@ def request_to_json(request: Request) -> dict[str, Any]:
         }
     if isinstance(request, KillRequest):
         return {"op": "kill", "session_id": request.session_id}
+    if isinstance(request, AttachRequest):
+        return {"op": "attach", "session_id": request.session_id}
     return {"op": request.op}
 
 

@@ -18,6 +18,7 @@ from moshd.control.framing import MAX_LINE_BYTES
 from moshd.control.messages import (
     DEFAULT_HEIGHT,
     DEFAULT_WIDTH,
+    AttachRequest,
     KillRequest,
     ListRequest,
     NewRequest,
@@ -52,9 +53,11 @@ def parse_request(line: bytes) -> Request:
         return StatusRequest()
     if op == "kill":
         return KillRequest(session_id=_required(message, "session_id", str))
+    if op == "attach":
+        return AttachRequest(session_id=_optional(message, "session_id", str))
     if op is None:
         raise ProtocolError('request has no "op" field')
-    raise ProtocolError(f"unknown op {op!r} (expected new, list, kill or status)")
+    raise ProtocolError(f"unknown op {op!r} (expected new, list, kill, status or attach)")
 
 
 def _decode_json(line: bytes) -> Any:

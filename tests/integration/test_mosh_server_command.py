@@ -190,13 +190,16 @@ def test_sigterm_hangs_up_children_tells_clients_and_exits_zero(
             daemon.kill()
 
 
+@pytest.mark.parametrize("op", ["list", "attach"])
 def test_another_uid_is_refused_by_the_credential_check(
-    user_env: dict[str, str], tmp_path: Path
+    user_env: dict[str, str], tmp_path: Path, op: str
 ) -> None:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to act as a throwaway user")
     nobody = pwd.getpwnam("nobody")
-    _new_session(user_env, "--", "/bin/sh")
+    port, key = _new_session(user_env, "--", "/bin/sh")
+    (session,) = request(_control(user_env), {"op": "list"})["sessions"]
+    message = {"op": op, "session_id": session["session_id"]}
     # Open the fences of the file system so that only SO_PEERCRED stands in the way.
     os.chmod(user_env["XDG_RUNTIME_DIR"], 0o755)
     os.chmod(_control(user_env).parent, 0o755)
@@ -206,18 +209,28 @@ def test_another_uid_is_refused_by_the_credential_check(
     try:
         for path in opened:
             os.chmod(path, 0o755)
-        reply = _run_as(nobody, user_env)
+        reply = _run_as(nobody, user_env, message)
     finally:
         for path, mode in modes.items():
             os.chmod(path, mode)
     assert reply["ok"] is False and reply["code"] == "forbidden"
-    assert "sessions" not in reply
+    assert "sessions" not in reply and "key" not in reply
+
+    # Nothing was attached: the session's own key still works.
+    async def still_mine() -> None:
+        async with scripted_client("127.0.0.1", port, key) as client:
+            client.type(b"echo mine-$((3*3))\r")
+            await client.wait_for_text("mine-9")
+
+    trio.run(still_mine)
 
 
-def _run_as(user: pwd.struct_passwd, user_env: dict[str, str]) -> dict[str, object]:
+def _run_as(
+    user: pwd.struct_passwd, user_env: dict[str, str], message: dict[str, object]
+) -> dict[str, object]:
     script = (
         "import json, sys; from moshd.control import request; "
-        "print(json.dumps(request(sys.argv[1], {'op': 'list'})))"
+        "print(json.dumps(request(sys.argv[1], json.loads(sys.argv[2]))))"
     )
     result = subprocess.run(
         [
@@ -229,6 +242,7 @@ def _run_as(user: pwd.struct_passwd, user_env: dict[str, str]) -> dict[str, obje
             "-c",
             script,
             str(_control(user_env)),
+            json.dumps(message),
         ],
         capture_output=True,
         text=True,
@@ -239,3 +253,70 @@ def _run_as(user: pwd.struct_passwd, user_env: dict[str, str]) -> dict[str, obje
     assert result.returncode == 0, result.stderr
     reply: dict[str, object] = json.loads(result.stdout)
     return reply
+
+
+@pytest.mark.slow
+def test_detached_sessions_are_listed_announced_and_attached(user_env: dict[str, str]) -> None:
+    """`list` shows attached/detached and since when; `new` names the detached sessions and
+    the command that takes one; `attach` without an id asks which; `attach ID` takes it."""
+    port, key_a = _new_session(user_env, "--", "/bin/sh")
+    _new_session(user_env, "--", "/bin/sh")
+    ids = [s["session_id"] for s in request(_control(user_env), {"op": "list"})["sessions"]]
+    listing = _mosh_server(user_env, "list").stdout.decode().splitlines()
+    assert listing[0].split()[5:8] == ["STATE", "SINCE", "HEARD"]
+    assert [row.split()[5] for row in listing[1:]] == ["attached", "attached"]  # the grace
+
+    alone = _mosh_server(user_env, "attach")
+    assert alone.returncode == 1 and b"no detached session to attach" in alone.stderr
+    assert b"MOSH CONNECT" not in alone.stdout
+
+    time.sleep(10.5)  # DETACHED_AFTER: nobody ever came to either
+    listing = _mosh_server(user_env, "list").stdout.decode().splitlines()
+    assert [row.split()[5:7] for row in listing[1:]] == [["detached", "10s"]] * 2
+
+    fresh = _mosh_server(user_env, "new", "--", "/bin/sh")
+    assert fresh.returncode == 0 and CONNECT.search(fresh.stdout)
+    warning = fresh.stderr.decode()
+    assert "mosh-server: you have 2 detached sessions on this server" in warning
+    for session_id in ids:
+        assert f"mosh --attach={session_id} " in warning
+    assert "mosh-server attach SESSION_ID" in warning
+
+    several = _mosh_server(user_env, "attach", "--host=me@server")
+    assert several.returncode == 1 and b"MOSH CONNECT" not in several.stdout
+    lines = several.stderr.decode().splitlines()
+    assert lines[0] == "mosh-server: 2 detached sessions; say which one to attach:"
+    assert sorted(line.split("#")[0].split()[1] for line in lines[1:3]) == sorted(
+        f"--attach={session_id}" for session_id in ids
+    )
+    assert all(line.split("#")[0].split()[2] == "me@server" for line in lines[1:3])
+
+    taken = _mosh_server(user_env, "attach", ids[0])
+    assert taken.returncode == 0, taken.stderr
+    match = CONNECT.search(taken.stdout)
+    assert match and int(match.group(1)) == port and match.group(2).decode() != key_a
+    assert f"attached to session {ids[0]}".encode() in taken.stderr
+
+    async def use_it() -> None:
+        async with scripted_client("127.0.0.1", port, match.group(2).decode()) as client:
+            client.type(b"echo taken-$((4*4))\r")
+            await client.wait_for_text("taken-16")
+
+    trio.run(use_it)
+    listing = _mosh_server(user_env, "list").stdout.decode().splitlines()
+    states = {row.split()[0]: row.split()[5] for row in listing[1:]}
+    assert states[ids[0]] == "attached" and states[ids[1]] == "detached"
+
+    for missing in ("nosuchid",):
+        failed = _mosh_server(user_env, "attach", missing)
+        assert failed.returncode == 1 and b"MOSH CONNECT" not in failed.stdout
+        assert failed.stderr.decode() == (
+            "mosh-server: no session 'nosuchid' (it has ended, or never existed)\n"
+        )
+
+
+def test_attach_without_a_daemon_says_so(user_env: dict[str, str]) -> None:
+    result = _mosh_server(user_env, "attach", "abcd")
+    assert result.returncode == 1
+    assert b"not running" in result.stderr
+    assert not _control(user_env).exists()  # attach never starts a daemon

@@ -165,6 +165,7 @@ def test_local_server_environment_forgets_the_ssh_connection() -> None:
 def test_plan_for_local() -> None:
     plan = make_plan(opts("--local", "--server=srv", "::1"), 256, {"HOME": "/"}, "/bin/mosh")
     assert plan.argv == ["/bin/sh", "-c", "srv new -c 256 -i ::1"]
+    assert plan.env["MOSHD_PROTOCOL"] == "native"  # moshd: speak your own protocol
     assert plan.cwd == "/" and plan.known_ip == "::1"
 
 
@@ -172,6 +173,7 @@ def test_plan_for_locally_resolved_address_keeps_the_user() -> None:
     plan = make_plan(opts("--experimental-remote-ip=local", "bob@127.0.0.1"), 8, {}, "/bin/mosh")
     assert plan.known_ip == "127.0.0.1"
     assert plan.argv[-3:-1] == ["bob@127.0.0.1", "--"]
+    assert plan.argv[-1].startswith("env MOSHD_PROTOCOL=native mosh-server new ")
 
 
 def test_plan_default_server_for_local_is_the_one_beside_us(tmp_path: Path) -> None:
@@ -216,9 +218,14 @@ def test_bad_connect_lines(line: str) -> None:
         parse_connect_line(line)
 
 
-def test_upstream_servers_key_is_explained() -> None:
-    with pytest.raises(BootstrapError, match="moshd"):
-        parse_connect_line("MOSH CONNECT 60001 4NeCCgvZFe2RnPgrcU1PQw")
+def test_upstream_servers_key_is_taken_as_protocol_2() -> None:
+    port, key = parse_connect_line("MOSH CONNECT 60001 4NeCCgvZFe2RnPgrcU1PQw")
+    assert port == 60001 and key.PROTOCOL == "proto2" and key.text == "4NeCCgvZFe2RnPgrcU1PQw"
+
+
+def test_a_key_of_neither_protocol_is_explained() -> None:
+    with pytest.raises(BootstrapError, match=r"43 \(native\) or 22 \(mosh protocol 2\)"):
+        parse_connect_line("MOSH CONNECT 60001 4NeCCgvZFe2RnPgrcU1P")
 
 
 def test_mosh_ip_once_only() -> None:
@@ -508,3 +515,41 @@ def test_fake_proxy_failure_is_marked_for_the_wrapper(
     )
     assert run_fake_proxy(FakeProxyRequest("127.0.0.1", str(port), "inet6")) == 255
     assert "IPv6" in capsys.readouterr().err
+
+
+# --- --attach (issue #14) ------------------------------------------------------------------------
+def test_server_arguments_for_attach() -> None:
+    assert server_arguments(opts("--attach", "u@h"), 8, {"LANG": "C"}) == [
+        "attach",
+        "--host=u@h",
+    ]
+    assert server_arguments(opts("--attach=ab12", "u@h"), 8, {}) == [
+        "attach",
+        "--host=u@h",
+        "ab12",
+    ]
+
+
+def test_attach_refused_with_one_reason_says_it() -> None:
+    message = failure(
+        ["mosh-server: no session 'x' (it has ended, or never existed)", ""],
+        1,
+        "--attach=x",
+        "u@example.org",
+    )
+    assert message == (
+        "nothing to attach on example.org: no session 'x' (it has ended, or never existed)"
+    )
+
+
+def test_attach_refused_with_a_list_shows_the_list(capsys: pytest.CaptureFixture[str]) -> None:
+    listing = [
+        "mosh-server: 2 detached sessions; say which one to attach:",
+        "  mosh --attach=a1 u@example.org    # -bash; started 5m00s ago; no client ever heard",
+        "  mosh --attach=b2 u@example.org    # -bash; started 1m00s ago; no client ever heard",
+        "  (or, on this server: mosh-server attach SESSION_ID)",
+        "Connection to example.org closed.",
+    ]
+    message = failure(listing, 1, "--attach", "u@example.org")
+    assert message == "nothing attached on example.org: choose a session (above)"
+    assert capsys.readouterr().err.splitlines() == listing[:4]

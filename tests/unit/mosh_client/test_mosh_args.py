@@ -252,3 +252,33 @@ def test_mosh_main_help_version_and_errors(capsys: pytest.CaptureFixture[str]) -
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "mosh: Server-side port or range (x) is not valid.\n"
+
+
+# --- --attach (issue #14) ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "attach"),
+    [
+        (["host"], None),
+        (["--attach", "host"], ""),
+        (["host", "--attach"], ""),  # options may follow the host
+        (["--attach=ab12cd34", "u@host"], "ab12cd34"),
+        (["--attach=", "host"], ""),
+    ],
+)
+def test_attach_option(args: list[str], attach: str | None) -> None:
+    parsed = options(*args)
+    assert parsed.attach == attach
+    assert parsed.userhost in ("host", "u@host") and parsed.command == ()
+
+
+def test_attach_takes_no_command() -> None:
+    assert "takes no command" in usage_error("--attach", "host", "--", "ls")
+
+
+def test_a_bare_attach_after_the_double_dash_is_the_commands() -> None:
+    parsed = options("host", "--", "echo", "--attach")
+    assert parsed.attach is None and parsed.command == ("echo", "--attach")
+
+
+def test_attach_is_in_the_usage() -> None:
+    assert "--attach[=ID]" in usage()

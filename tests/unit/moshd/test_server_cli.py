@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from moshd.control import NewRequest, SessionInfo
 from moshd.ports import PortRange
 from moshd.server_cli import (
+    AttachCommand,
     HelpCommand,
     KillCommand,
     ListCommand,
@@ -21,6 +23,7 @@ from moshd.server_cli import (
     format_connect_line,
     format_duration,
     format_session_list,
+    format_several_detached,
     format_status,
     parse_server_args,
     print_connect,
@@ -196,7 +199,9 @@ def test_version(argv: list[str]) -> None:
         (["kill"], "kill needs exactly one session id"),
         (["kill", "a", "b"], "kill needs exactly one session id"),
         (["kill", ""], "kill needs exactly one session id"),
-        (["attach"], "unknown subcommand 'attach'"),
+        (["attach", "a", "b"], "attach takes at most one session id"),
+        (["attach", "--bogus"], "attach: option --bogus not recognized"),
+        (["frobnicate"], "unknown subcommand 'frobnicate'"),
         (["-s"], "options go after the subcommand: mosh-server new -s"),
     ],
 )
@@ -228,7 +233,14 @@ def test_print_connect_frames_the_line_like_upstream() -> None:
     assert out.getvalue() == "\r\nMOSH CONNECT 60001 KEY\r\n"
 
 
-def _session(session_id: str, created_at: float, peer: str | None) -> SessionInfo:
+def _session(
+    session_id: str,
+    created_at: float,
+    peer: str | None,
+    state: str = "attached",
+    since: float | None = None,
+    heard: float | None = None,
+) -> SessionInfo:
     return {
         "session_id": session_id,
         "command": ["-bash"],
@@ -237,19 +249,59 @@ def _session(session_id: str, created_at: float, peer: str | None) -> SessionInf
         "peer": peer,
         "port": 60001,
         "pid": 4242,
+        "state": state,
+        "state_since": created_at if since is None else since,
+        "last_heard": heard,
     }
 
 
 def test_session_list_table() -> None:
     now = 1_700_000_000.0
     table = format_session_list(
-        [_session("a1", now - 5, "198.51.100.4:50000"), _session("b22", now - 4000, None)], now
+        [
+            _session("a1", now - 5, "198.51.100.4:50000", heard=now - 1),
+            _session("b22", now - 4000, None, "detached", now - 4000),
+        ],
+        now,
     )
     assert table.splitlines() == [
-        "SESSION  PID   PORT   AGE    PEER                COMMAND",
-        "a1       4242  60001  5s     198.51.100.4:50000  -bash",
-        "b22      4242  60001  1h06m  -                   -bash",
+        "SESSION  PID   PORT   AGE    PEER                STATE     SINCE  HEARD  COMMAND",
+        "a1       4242  60001  5s     198.51.100.4:50000  attached  5s     1s     -bash",
+        "b22      4242  60001  1h06m  -                   detached  1h06m  -      -bash",
     ]
+
+
+def test_session_list_from_an_older_daemon_shows_no_state() -> None:
+    now = 1_700_000_000.0
+    old: dict[str, object] = dict(_session("a1", now - 5, None))
+    for name in ("state", "state_since", "last_heard"):
+        del old[name]
+    row = format_session_list([old], now).splitlines()[1]  # type: ignore[list-item]
+    assert row.split()[5:8] == ["?", "-", "-"]
+
+
+def test_attach_parses_an_optional_id_and_host() -> None:
+    assert parse("attach") == AttachCommand()
+    assert parse("attach", "--host=me@box", "ab12") == AttachCommand("ab12", "me@box")
+
+
+def test_several_detached_are_listed_with_the_command_that_takes_each() -> None:
+    now = time.time()
+    text = format_several_detached(
+        [
+            _session("a1", now - 300, "198.51.100.4:50000", "detached", now - 60, now - 60),
+            _session("b2", now - 30, None, "detached", now - 20),
+        ],
+        "me@box",
+    )
+    lines = text.splitlines()
+    assert lines[0] == "mosh-server: 2 detached sessions; say which one to attach:"
+    assert lines[1].split("#")[0].split() == ["mosh", "--attach=a1", "me@box"]
+    assert "last heard 1m00s ago from 198.51.100.4:50000" in lines[1]
+    assert "-bash" in lines[1] and "started 5m00s ago" in lines[1]
+    assert lines[2].split("#")[0].split() == ["mosh", "--attach=b2", "me@box"]
+    assert "no client ever heard" in lines[2]
+    assert lines[3] == "  (or, on this server: mosh-server attach SESSION_ID)"
 
 
 def test_empty_session_list() -> None:

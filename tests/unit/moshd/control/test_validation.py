@@ -15,6 +15,7 @@ from moshd.control import messages, validation
 from moshd.control.errors import ProtocolError
 from moshd.control.framing import MAX_LINE_BYTES
 from moshd.control.messages import (
+    AttachRequest,
     KillRequest,
     ListRequest,
     NewRequest,
@@ -83,6 +84,11 @@ def test_other_ops() -> None:
     assert parse_request(b'{"op": "list"}') == ListRequest()
     assert parse_request(b'{"op": "status"}\n') == StatusRequest()
     assert parse_request(b'{"op": "kill", "session_id": "abc"}') == KillRequest("abc")
+    assert parse_request(b'{"op": "attach", "session_id": "abc"}') == AttachRequest("abc")
+    assert parse_request(b'{"op": "attach"}') == AttachRequest(None)  # the only detached one
+    assert parse_request(b'{"op": "attach", "session_id": null}') == AttachRequest(None)
+    with pytest.raises(ProtocolError, match='"session_id" must be a string'):
+        parse_request(b'{"op": "attach", "session_id": 7}')
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
@@ -165,6 +171,8 @@ _requests: st.SearchStrategy[Request] = (
     | st.just(ListRequest())
     | st.just(StatusRequest())
     | _text.map(lambda session_id: KillRequest(session_id))
+    | st.none().map(lambda _: AttachRequest())
+    | _text.map(lambda session_id: AttachRequest(session_id))
 )
 
 
