@@ -192,6 +192,7 @@ class Session:
         self._pty_eof = trio.Event()
         self._screen_dirty = True  # the first frame: see state 0 in _new_attachment
         self._consumed = 0  # user-stream events already given to the application
+        self._client_awaited = True  # see _wait_for_a_client
         self._logged_srtt: float | None = None
         self._logged_rtt_at = -math.inf
 
@@ -339,6 +340,11 @@ class Session:
             if reason is not CloseReason.CHILD_EXITED:
                 self.child.hangup()
             self._screen_dirty = True  # the goodbye carries the farewell
+            self._wakeup.set()
+        elif reason is not CloseReason.CHILD_EXITED:
+            # A program that ended before any client came keeps its screen for the client
+            # (`_wait_for_a_client`); being killed or stopped ends that wait.
+            self._client_awaited = False
             self._wakeup.set()
 
     def signal_timeout_expired(self) -> bool:
@@ -498,6 +504,7 @@ class Session:
         its final screen until the client comes to see it, or the no-client timeout ends it."""
         return (
             self.close_reason is CloseReason.CHILD_EXITED
+            and self._client_awaited
             and self.endpoint.peer is None
             and now - self._started < NO_CLIENT_TIMEOUT
         )

@@ -91,6 +91,21 @@ async def test_kill_with_a_client_silent_for_minutes_ends_at_once(
     assert daemon.sessions == {}
 
 
+async def test_kill_ends_a_session_whose_program_ended_before_any_client(
+    daemon: Daemon,
+) -> None:
+    # Such a session keeps its final screen for the client it still expects (for up to 60 s);
+    # `kill` must end that wait, not be ignored because "the program ended" came first.
+    reply = await daemon.create_session(NewRequest(command=["/bin/true"]))
+    session_id = str(reply["session_id"])
+    session = daemon.sessions[session_id]
+    with trio.fail_after(5):
+        while session.close_reason is not CloseReason.CHILD_EXITED:
+            await trio.sleep(0.01)
+    took = await _gone_after(daemon, session_id)
+    assert took < 0.5  # nobody to say goodbye to
+
+
 async def test_keystrokes_for_a_program_that_never_reads_stay_bounded(daemon: Daemon) -> None:
     from moshd.session import PTY_BACKLOG_HIGH
 
