@@ -22,24 +22,21 @@ as bytes: rows, pen, cursor motion and modes all depend on the pen and cursor it
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from ssp.screen import (
     CHOICE_MODES,
     DEFAULT_COLOR,
     DEFAULT_RENDITION,
     FLAG_MODES,
-    SGR_ATTRIBUTES,
     FlagMode,
     Framebuffer,
     Modes,
     Rendition,
     Row,
     blank_row,
-    color_palette_index,
-    color_rgb,
     is_wide,
 )
+from ssp.sgr import sgr_absolute
 from ssp.width import char_width
 
 CSI = "\x1b["
@@ -80,35 +77,10 @@ _GAP_MAX = 4  # rewriting up to this many unchanged cells beats a cursor motion
 _SCROLL_REGION_COST = 16  # DECSTBM set and reset, plus the motion they force
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-_ATTR_CODES = tuple((bit, str(code)) for bit, code in SGR_ATTRIBUTES)
 
-
-def _color_params(color: int, background: bool) -> str:
-    """SGR parameters for one colour: 30–37/90–97 for the 16 ANSI colours (40–47/100–107 for
-    the background), 38;5;n for the rest of the palette, 38;2;r;g;b for 24-bit colour."""
-    index = color_palette_index(color)
-    if index is not None:
-        if index < 8:
-            return str((40 if background else 30) + index)
-        if index < 16:
-            return str((100 if background else 90) + index - 8)
-        return f"{48 if background else 38};5;{index}"
-    rgb = color_rgb(color)
-    if rgb is not None:
-        return f"{48 if background else 38};2;{rgb[0]};{rgb[1]};{rgb[2]}"
-    return ""  # the default colour (or a value we do not know): SGR 0 already set it
-
-
-@lru_cache(maxsize=4096)
 def sgr(rendition: Rendition) -> str:
     """The absolute SGR sequence for a rendition: `CSI 0;... m`, so no earlier state leaks."""
-    params = ["0"]
-    params += (code for bit, code in _ATTR_CODES if rendition.attrs & bit)
-    if rendition.fg != DEFAULT_COLOR:
-        params.append(_color_params(rendition.fg, background=False))
-    if rendition.bg != DEFAULT_COLOR:
-        params.append(_color_params(rendition.bg, background=True))
-    return CSI + ";".join(p for p in params if p) + "m"
+    return sgr_absolute(rendition)
 
 
 def _erasable(rendition: Rendition) -> bool:

@@ -39,28 +39,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 
 from ssp.screen import (
-    BLINK,
-    BOLD,
     DEFAULT_COLOR,
     DEFAULT_RENDITION,
-    DIM,
-    INVERSE,
-    INVISIBLE,
-    ITALIC,
-    STRIKETHROUGH,
-    UNDERLINE,
     Clipboard,
     Framebuffer,
     Modes,
     Rendition,
     Row,
     blank_row,
-    color_palette_index,
-    color_rgb,
+    is_wide,
 )
+from ssp.sgr import sgr_change
 from ssp.width import char_width
 
 __all__ = ["new_frame"]
@@ -73,27 +64,6 @@ _RESET_AND_CLEAR = "\x1b[r\x1b[0m\x1b[H\x1b[2J"
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _NO_BREAK_SPACE = "\u00a0"
 
-# SGR parameters per attribute bit. Upstream's client ignores 2 (faint) and 9 (strikethrough);
-# they are sent anyway, costing bytes only where used, for clients that do understand them.
-_ATTR_ON: tuple[tuple[int, int], ...] = (
-    (BOLD, 1),
-    (DIM, 2),
-    (ITALIC, 3),
-    (UNDERLINE, 4),
-    (BLINK, 5),
-    (INVERSE, 7),
-    (INVISIBLE, 8),
-    (STRIKETHROUGH, 9),
-)
-_ATTR_OFF: dict[int, int] = {
-    ITALIC: 23,
-    UNDERLINE: 24,
-    BLINK: 25,
-    INVERSE: 27,
-    INVISIBLE: 28,
-    STRIKETHROUGH: 29,
-}  # BOLD and DIM share 22, handled apart
-_BOLD_OR_DIM = BOLD | DIM
 
 _MAX_GAP_REWRITE = 6  # unchanged cells worth rewriting instead of moving over them
 _MIN_ECH = 6  # blank cells worth an ECH (plus a move after it) instead of spaces
@@ -118,57 +88,6 @@ def _erasable(rendition: Rendition) -> bool:
     erased cells with the pen's background colour only (BCE), never its foreground or
     attributes."""
     return rendition.fg == DEFAULT_COLOR and rendition.attrs == 0
-
-
-def _color_param(color: int, foreground: bool) -> str:
-    if color == DEFAULT_COLOR:
-        return "39" if foreground else "49"
-    index = color_palette_index(color)
-    if index is not None:
-        if index < 8:
-            return str((30 if foreground else 40) + index)
-        if index < 16:  # upstream's client maps 90–97 / 100–107 to palette 8–15
-            return str((90 if foreground else 100) + index - 8)
-        return f"{38 if foreground else 48};5;{index}"
-    rgb = color_rgb(color)
-    if rgb is None:  # not an encoding ssp.screen makes: show the default colour
-        return "39" if foreground else "49"
-    red, green, blue = rgb
-    return f"{38 if foreground else 48};2;{red};{green};{blue}"
-
-
-@lru_cache(maxsize=4096)
-def _sgr(current: Rendition, target: Rendition) -> str:
-    """The shorter of "reset, then set what `target` has" and "change only what differs"."""
-    if current == target:
-        return ""
-    if target == DEFAULT_RENDITION:
-        return "\x1b[m"
-    fresh = [str(code) for bit, code in _ATTR_ON if target.attrs & bit]
-    if target.fg != DEFAULT_COLOR:
-        fresh.append(_color_param(target.fg, True))
-    if target.bg != DEFAULT_COLOR:
-        fresh.append(_color_param(target.bg, False))
-    if current != DEFAULT_RENDITION:
-        fresh.insert(0, "0")
-    absolute = "\x1b[" + ";".join(fresh) + "m"
-
-    changes: list[str] = []
-    removed = current.attrs & ~target.attrs
-    added = target.attrs & ~current.attrs
-    if removed & _BOLD_OR_DIM:
-        changes.append("22")  # clears bold and faint both: set again whichever stays
-        added |= target.attrs & _BOLD_OR_DIM
-    for bit, code in _ATTR_OFF.items():
-        if removed & bit:
-            changes.append(str(code))
-    changes += [str(code) for bit, code in _ATTR_ON if added & bit]
-    if target.fg != current.fg:
-        changes.append(_color_param(target.fg, True))
-    if target.bg != current.bg:
-        changes.append(_color_param(target.bg, False))
-    relative = "\x1b[" + ";".join(changes) + "m"
-    return relative if len(relative) < len(absolute) else absolute
 
 
 # --- cells ---------------------------------------------------------------------------------------
@@ -199,7 +118,7 @@ def _units(row: Row) -> list[tuple[int, int]]:
     units: list[tuple[int, int]] = []
     col = 0
     while col < width:
-        if col + 1 < width and cells[col + 1] == "" and cells[col] != "":
+        if col + 1 < width and is_wide(cells[col]):
             units.append((col, 2))
             col += 2
         else:
@@ -277,7 +196,7 @@ class _Writer:
 
     def set_pen(self, rendition: Rendition) -> None:
         if rendition != self.pen:
-            self.out.append(_sgr(self.pen, rendition))
+            self.out.append(sgr_change(self.pen, rendition))
             self.pen = rendition
 
     def put(self, text: str, columns: int, rendition: Rendition) -> None:
