@@ -29,6 +29,7 @@ from ssp.screen import (
     Row,
     blank_row,
     intern_rendition,
+    is_wide,
     palette_color,
 )
 from ssp.width import char_width
@@ -153,7 +154,7 @@ def fit_row(row: Row, width: int) -> Row:
     if row.width > width:
         cells = list(row.cells[:width])
         renditions = row.renditions[:width]
-        if cells and cells[-1] and char_width(cells[-1][0]) == 2:
+        if cells and is_wide(cells[-1]):
             cells[-1] = " "  # its right half fell off the edge
         fitted = Row(tuple(cells), renditions)
     else:
