@@ -33,6 +33,9 @@ old one); downward scrolls (SD) and scrolls below a changed top line are found t
 blank rows are cleared with one ED; a row on a coloured background is erased in that colour
 first; short gaps are rewritten instead of jumped over; SGR changes are incremental when that
 is shorter.
+
+Longer than most modules on purpose: it has one job (a frame), and every part of it (rows,
+scrolls, scalars) shares the writer's model of the client's cursor and pen.
 """
 
 from __future__ import annotations
