@@ -29,11 +29,12 @@ from typing import Literal, get_args
 
 from mosh_client.escape import DEFAULT_ESCAPE_KEY, parse_escape_key
 from ssp.key import Key, MalformedKey
+from ssp.ports import MAX_PORT, port_number
+from ssp.proto2.key import Proto2Key, parse_connect_key
 
 PredictionMode = Literal["adaptive", "always", "never", "experimental"]
 PREDICTION_MODES: tuple[PredictionMode, ...] = get_args(PredictionMode)
 TITLE_PREFIX = "[mosh] "
-MAX_PORT = 65535
 
 
 class ClientUsageError(Exception):
@@ -44,7 +45,7 @@ class ClientUsageError(Exception):
 class ClientConfig:
     host: str
     port: int
-    key: Key
+    key: Key | Proto2Key  # moshd's, or a stock mosh-server's (protocol 2)
     prediction: PredictionMode = "adaptive"
     escape_key: int | None = DEFAULT_ESCAPE_KEY  # None: escape sequences disabled
     title_prefix: str = TITLE_PREFIX  # "" with MOSH_TITLE_NOPREFIX
@@ -116,13 +117,17 @@ def parse_client_args(
     )
 
 
-def take_key(environ: MutableMapping[str, str]) -> Key:
-    """Pop MOSH_KEY from `environ` (so no child process inherits it) and parse it."""
+def take_key(environ: MutableMapping[str, str]) -> Key | Proto2Key:
+    """Pop MOSH_KEY from `environ` (so no child process inherits it) and parse it: 43
+    characters are moshd's key, 22 a stock mosh-server's (protocol 2).
+
+    Read once per run, never retried: protocol 2 has no nonce epoch, so a second run with
+    the same key would reuse its nonces."""
     text = environ.pop("MOSH_KEY", None)
     if text is None:
         raise ClientUsageError("MOSH_KEY environment variable not found.")
     try:
-        return Key.from_text(text)
+        return parse_connect_key(text)
     except MalformedKey as exc:
         raise ClientUsageError(f"MOSH_KEY is not a valid session key: {exc}") from None
 
@@ -142,10 +147,10 @@ def parse_address(text: str) -> str:
 
 
 def parse_port(text: str) -> int:
-    # isdigit() would accept other scripts' digits and superscripts; upstream wants 0-9 only.
-    if not text or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PORT:
+    number = port_number(text)  # ASCII digits only, as upstream
+    if number is None or not 1 <= number <= MAX_PORT:
         raise ClientUsageError(f"Bad UDP port ({text!r}): expected a number from 1 to {MAX_PORT}")
-    return int(text)
+    return number
 
 
 def parse_prediction_mode(value: str | None) -> PredictionMode:

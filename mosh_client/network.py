@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import trio
 
-from ssp.crypto import Key
+from ssp.key import SecretKey
 from ssp.screen import Framebuffer
 from ssp.timing import UPSTREAM_TIMERS, Timers
 from ssp.transport import Endpoint, Event
 from ssp.userstream import UserStream
+from ssp.wire import wire_for
 
 OLD_SOCKET_LINGER = 60.0
 MAX_OLD_SOCKETS = 10
@@ -37,23 +38,28 @@ class ClientNetwork:
 
     def __init__(
         self,
-        key: Key,
+        key: SecretKey,
         host: str,
         port: int,
         on_events: Callable[[list[Event]], None],
         timers: Timers = UPSTREAM_TIMERS,
+        size: tuple[int, int] = (80, 24),
     ) -> None:
-        """`timers`: the protocol's time constants; tests pass shorter ones."""
+        """`key` says the protocol (`ssp.proto2.key.parse_connect_key`): a native key speaks
+        to moshd, a protocol-2 key to a stock mosh-server. `timers`: the protocol's time
+        constants; tests pass shorter ones. `size`: the window (width, height), the first
+        screen of a protocol-2 session, as upstream's client starts."""
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.server = (host, port)
+        self.protocol = key.PROTOCOL
         self.endpoint: Endpoint[UserStream, Framebuffer] = Endpoint(
             key,
             "client",
-            UserStream(),
-            Framebuffer(),
+            *_initial_states(key, size),
             trio.current_time(),
             peer=self.server,
             timers=timers,
+            wire=wire_for(key),
         )
         self._on_events = on_events
         self._sockets: list[_ClientSocket] = []
@@ -122,3 +128,14 @@ class ClientNetwork:
                     self._wakeup.set()
             finally:
                 entry.sock.close()
+
+
+def _initial_states(key: SecretKey, size: tuple[int, int]) -> tuple[UserStream, Framebuffer]:
+    """The user stream and the screen a session starts from, for the key's protocol. Protocol
+    2's are imported only for it (its screen loads the client-side emulator)."""
+    if key.PROTOCOL == "proto2":
+        from mosh_client.proto2_screen import Proto2Screen
+        from ssp.proto2.userstream import Proto2UserStream
+
+        return Proto2UserStream(), Proto2Screen(*size)
+    return UserStream(), Framebuffer()

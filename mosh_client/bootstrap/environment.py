@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 
 from mosh_client.mosh_args import MoshOptions
-from ssp.key import Key
+from ssp.key import SecretKey
 
 
 def _base_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -31,7 +31,7 @@ def local_server_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def client_environment(
-    options: MoshOptions, key: Key, environ: Mapping[str, str]
+    options: MoshOptions, key: SecretKey, environ: Mapping[str, str]
 ) -> dict[str, str]:
     env = _base_environment(environ)
     env["MOSH_KEY"] = key.text

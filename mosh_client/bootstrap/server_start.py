@@ -17,6 +17,10 @@ from mosh_client.bootstrap.server_output import BootstrapOutput, explain_failure
 from mosh_client.mosh_args import MoshOptions
 
 REAP_TIMEOUT = 5.0  # after MOSH CONNECT, how long ssh gets to exit before we kill it
+# moshd's mosh-server answers a stock client with protocol 2 unless asked for its own protocol;
+# a stock mosh-server ignores the variable (and answers with protocol 2, which we speak too).
+PROTOCOL_VARIABLE = "MOSHD_PROTOCOL"
+NATIVE_PROTOCOL = "native"
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def make_plan(
         home = environ.get("HOME")
         return Plan(
             argv=["/bin/sh", "-c", server_command_line(server, server_args)],
-            env=local_server_environment(environ),
+            env={**local_server_environment(environ), PROTOCOL_VARIABLE: NATIVE_PROTOCOL},
             cwd=home if home and os.path.isdir(home) else None,
             known_ip=options.userhost,
             what=server,
@@ -49,12 +53,19 @@ def make_plan(
         known_ip = resolve_first(options.host, options.family)
         userhost = options.userhost[: len(options.userhost) - len(options.host)] + known_ip
     return Plan(
-        argv=ssh_argv(options, userhost, server, server_args, mosh_path),
+        argv=ssh_argv(options, userhost, remote_server(server), server_args, mosh_path),
         env=ssh_environment(options, environ),
         cwd=None,
         known_ip=known_ip,
         what=options.ssh[0],
     )
+
+
+def remote_server(server: str) -> str:
+    """The server command as the remote login shell runs it, asking moshd for its own protocol
+    (`env` is a program, so any login shell, fish or csh too, runs it the same way; it exits
+    127 or 126 as a shell would when the server is missing or not executable)."""
+    return f"env {PROTOCOL_VARIABLE}={NATIVE_PROTOCOL} {server}"
 
 
 def start_server(
