@@ -164,6 +164,7 @@ def explain_failure(
 
 ATTACH_REFUSED = 1  # `mosh-server attach` found nothing to attach, or several
 _SERVER_PREFIX = "mosh-server: "
+_UPSTREAM_USAGE = re.compile(r"^Usage: \S*mosh-server new ")
 
 
 def _attach_refused(lines: Sequence[str], where: str) -> BootstrapError:
@@ -171,6 +172,12 @@ def _attach_refused(lines: Sequence[str], where: str) -> BootstrapError:
     of sessions to choose from is shown as it is, the error then saying to choose."""
     said = [text for line in lines if (text := _ANSI.sub("", line).rstrip()).strip()]
     said = [text for text in said if not _NOISE.fullmatch(text.strip())]
+    if any(_UPSTREAM_USAGE.search(text) for text in said):
+        # Upstream's mosh-server has no `attach`: it rejects the arguments with its usage.
+        return BootstrapError(
+            f"the mosh-server on {where} cannot attach sessions (it is upstream's; "
+            "reattach needs moshd there)"
+        )
     if len(said) == 1:
         reason = said[0].strip().removeprefix(_SERVER_PREFIX)
         return BootstrapError(f"nothing to attach on {where}: {reason}")

@@ -553,3 +553,18 @@ def test_attach_refused_with_a_list_shows_the_list(capsys: pytest.CaptureFixture
     message = failure(listing, 1, "--attach", "u@example.org")
     assert message == "nothing attached on example.org: choose a session (above)"
     assert capsys.readouterr().err.splitlines() == listing[:4]
+
+
+def test_attach_against_upstreams_server_says_it_cannot() -> None:
+    # What mosh-server 1.4 prints for `attach --host=...` (it has no such subcommand).
+    upstream = [
+        "Invalid (low) port number (--host=u@example.org)",
+        "/usr/bin/mosh-server: Bad UDP port range (--host=u@example.org)",
+        "Usage: /usr/bin/mosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
+        "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]",
+    ]
+    message = failure(upstream, 1, "--attach", "u@example.org")
+    assert message == (
+        "the mosh-server on example.org cannot attach sessions (it is upstream's; "
+        "reattach needs moshd there)"
+    )
