@@ -45,9 +45,10 @@ from moshd.pty import (
     spawn,
     term_for_colors,
 )
-from moshd.session import CloseReason, Session, SessionEnded, SessionTimeouts
+from moshd.session import CloseReason, Protocol, Session, SessionEnded, SessionTimeouts
 from moshd.systemd import Notifier
 from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
+from ssp.history import DEFAULT_BUDGET_BYTES, DEFAULT_LIMIT, History, HistoryBudget
 from ssp.timing import UPSTREAM_TIMERS, Timers
 
 STOP_GRACE = 3.0  # on SIGTERM, how long sessions get to tell their clients goodbye
@@ -66,12 +67,16 @@ class DaemonConfig:
     notifier: Notifier = field(default_factory=Notifier)  # default: no service manager
     timers: Timers = UPSTREAM_TIMERS  # every session's protocol timers; tests shorten them
     child_fd_soft_limit: int | None = None  # the programs' open-files limit (None: ours)
+    # Scrollback (ssp.history): lines kept per session, and bytes for all sessions together.
+    scrollback_lines: int = DEFAULT_LIMIT
+    scrollback_bytes: int = DEFAULT_BUDGET_BYTES
 
 
 class Daemon:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
         self.sessions: dict[str, Session] = {}
+        self.history_budget = HistoryBudget(config.scrollback_bytes)  # every session's scrollback
         self._no_sessions = trio.Event()  # set while no session is left, for a clean stop
         self._no_sessions.set()
         self._udp: UdpPorts | None = None
@@ -247,6 +252,8 @@ class Daemon:
             request.height,
             SessionTimeouts(request.network_timeout, request.signal_timeout),
             timers=self.config.timers,
+            protocol=Protocol(request.protocol),
+            scrollback=History(self.config.scrollback_lines, self.history_budget),
         )
         self.sessions[session.session_id] = session
         if self._no_sessions.is_set():
@@ -260,6 +267,7 @@ class Daemon:
             port=udp.port,
             width=request.width,
             height=request.height,
+            protocol=str(session.protocol),
         )
         return {
             "ok": True,
@@ -335,6 +343,7 @@ class Daemon:
                 detached_since if detached_since is not None else session.attached_since()
             ),
             "last_heard": session.last_heard_wall(),
+            "protocol": str(session.protocol),
         }
 
     # --- the error boundary ------------------------------------------------------------------

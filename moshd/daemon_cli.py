@@ -23,6 +23,7 @@ from moshd.logging import configure_logging, default_log_format
 from moshd.ports import PortSpecError, parse_port_spec
 from moshd.systemd import Notifier, activated_control_socket, listen_fds
 from moshd.udp import DEFAULT_PORTS, NoFreePort
+from ssp.history import DEFAULT_BUDGET_BYTES, DEFAULT_LIMIT
 
 _log = structlog.get_logger("moshd.daemon")
 
@@ -43,6 +44,19 @@ def _daemon_parser() -> argparse.ArgumentParser:
         help="IP address to bind (default: $MOSHD_BIND or all addresses)",
     )
     parser.add_argument("--control", default=None, help="control socket path")
+    parser.add_argument(
+        "--scrollback-lines",
+        type=int,
+        default=int(os.environ.get("MOSHD_SCROLLBACK_LINES") or DEFAULT_LIMIT),
+        help="scrollback lines kept per session (default: $MOSHD_SCROLLBACK_LINES or %(default)s)",
+    )
+    parser.add_argument(
+        "--scrollback-memory",
+        type=int,
+        default=int(os.environ.get("MOSHD_SCROLLBACK_MEMORY") or DEFAULT_BUDGET_BYTES >> 20),
+        help="MiB of scrollback for all sessions together "
+        "(default: $MOSHD_SCROLLBACK_MEMORY or %(default)s)",
+    )
     parser.add_argument(
         "--log-format",
         choices=["console", "json", "journal"],
@@ -82,6 +96,8 @@ def daemon_main(argv: Sequence[str] | None = None) -> int:
         control_socket=activated_control_socket(passed),
         notifier=notifier,
         child_fd_soft_limit=fd_limit.soft_was,
+        scrollback_lines=max(args.scrollback_lines, 0),
+        scrollback_bytes=max(args.scrollback_memory, 0) << 20,
     )
     startup = _Startup(fd_limit)
     try:

@@ -5,7 +5,11 @@ Upstream's contract is kept so that the `mosh` wrapper can drive either implemen
     mosh-server new [-s] [-c COLORS] [-i IP] [-p PORT[:PORT2]] [-l NAME=VALUE]... [-v] [-- cmd...]
     mosh-server                       (no arguments at all: the same as `mosh-server new`)
 
-and on success `MOSH CONNECT <port> <key>` on its own line. Our additions: `list`, `kill ID`,
+and on success `MOSH CONNECT <port> <key>` on its own line. The session speaks upstream's
+protocol 2 (a 22-character key), so that stock clients and wrappers work unchanged, unless
+`MOSHD_PROTOCOL=native` is in the environment, as our own `mosh` wrapper sets it (a stock
+mosh-server ignores it): then this project's protocol (a 43-character key). The key's length
+tells the client which it got. Our additions: `list`, `kill ID`,
 `status`, and `attach [ID]`, which prints `MOSH CONNECT` with a fresh key for a live session.
 Options stop at `--` or at the first argument that is not an option, so that
 `mosh-server new vim -p file` runs `vim -p file`.
@@ -22,11 +26,18 @@ from dataclasses import dataclass, field
 from typing import TextIO, TypeAlias
 
 from moshd import __version__
-from moshd.control.messages import NewRequest, SessionInfo, StatusReply
+from moshd.control.messages import (
+    NATIVE_PROTOCOL,
+    PROTO2_PROTOCOL,
+    NewRequest,
+    SessionInfo,
+    StatusReply,
+)
 from moshd.control.validation import MAX_COLORS
 from moshd.ports import PortRange, PortSpecError, parse_port_spec
 
 PROGRAM = "mosh-server"
+PROTOCOL_VARIABLE = "MOSHD_PROTOCOL"  # "native": this project's protocol; else protocol 2
 
 USAGE = f"""\
 Usage: {PROGRAM} new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] \
@@ -38,6 +49,8 @@ Usage: {PROGRAM} new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l 
        {PROGRAM} --help | --version
 
 new     ask moshd (started if needed) for a new session; prints MOSH CONNECT <port> <key>
+        (mosh protocol 2 for stock clients, a 22-character key; this project's own protocol,
+        a 43-character key, with MOSHD_PROTOCOL=native in the environment)
   -s                bind to the local address of the ssh connection ($SSH_CONNECTION)
   -i LOCALADDR      bind to this local IP address
   -p PORT[:PORT2]   use this UDP port, or one from this range
@@ -67,6 +80,7 @@ class NewCommand:
     port: PortRange | None = None
     locale_vars: dict[str, str] = field(default_factory=dict)
     verbose: bool = False
+    protocol: str = PROTO2_PROTOCOL
 
     def to_request(self) -> NewRequest:
         # The size is not known here; the client's first resize sets it.
@@ -77,6 +91,7 @@ class NewCommand:
             bind_ip=self.bind_ip,
             port=self.port,
             verbose=self.verbose,
+            protocol=self.protocol,
         )
 
 
@@ -125,7 +140,7 @@ ServerCommand: TypeAlias = (
 def parse_server_args(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> ServerCommand:
     """Parse `mosh-server`'s arguments (without the program name). Raises UsageError."""
     if not argv:
-        return NewCommand()
+        return _parse_new([], env)
     subcommand, rest = argv[0], list(argv[1:])
     if subcommand in ("-h", "--help", "help"):
         return HelpCommand()
@@ -198,7 +213,13 @@ def _parse_new(arguments: list[str], env: Mapping[str, str]) -> ServerCommand:
         port=port,
         locale_vars=locale_vars,
         verbose=verbose,
+        protocol=requested_protocol(env),
     )
+
+
+def requested_protocol(env: Mapping[str, str]) -> str:
+    """Protocol 2, which stock clients speak, unless the caller asks for ours."""
+    return NATIVE_PROTOCOL if env.get(PROTOCOL_VARIABLE) == NATIVE_PROTOCOL else PROTO2_PROTOCOL
 
 
 def ssh_local_address(env: Mapping[str, str]) -> str:
@@ -286,7 +307,18 @@ def format_session_list(sessions: Sequence[SessionInfo], now: float | None = Non
         return "no sessions"
     if now is None:
         now = time.time()
-    header = ("SESSION", "PID", "PORT", "AGE", "PEER", "STATE", "SINCE", "HEARD", "COMMAND")
+    header = (
+        "SESSION",
+        "PID",
+        "PORT",
+        "AGE",
+        "PEER",
+        "STATE",
+        "SINCE",
+        "HEARD",
+        "PROTO",
+        "COMMAND",
+    )
     rows = [header, *(_session_row(session, now) for session in sessions)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
     return "\n".join(
@@ -305,6 +337,7 @@ def _session_row(session: SessionInfo, now: float) -> tuple[str, ...]:
         session.get("state", "?"),
         _ago(session.get("state_since"), now),
         _ago(session.get("last_heard"), now),
+        session.get("protocol", NATIVE_PROTOCOL),
         " ".join(session["command"]),
     )
 

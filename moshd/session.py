@@ -17,6 +17,11 @@ once (its datagrams reach only its own endpoint, whose input nobody reads), says
 the farewell "this session was taken over by another client" (the bounded shutdown handshake
 of any session end, in a task of its own) and loses its route when that ends.
 
+Protocols. A session's attachments all speak its `Protocol`: native, or upstream's protocol 2
+for stock clients (a `Proto2Key`, `Proto2Wire`, a `HostScreen` as the local state, arrows
+rewritten by `CursorKeys`, and a route by address and trial instead of a connection id: see
+`_new_attachment`, `Attachment.show` and moshd.routing).
+
 Detached. A session is detached when its current attachment has heard no authentic datagram
 for more than DETACHED_AFTER seconds (a live client sends at least a heartbeat every 3 s),
 counting from the attachment itself when none came yet; detached since the last datagram
@@ -31,15 +36,24 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import structlog
 import trio
 
 from moshd.logging import format_peer
 from moshd.pty import PtyChild
+from moshd.routing import StockRoute
 from moshd.udp import UdpPort
 from ssp.crypto import Key
+from ssp.datagram import Packet
+from ssp.history import History
+from ssp.key import SecretKey
 from ssp.lifecycle import Closed, Ending, Phase
+from ssp.proto2.hostscreen import CursorKeys, HostScreen
+from ssp.proto2.key import Proto2Key
+from ssp.proto2.userstream import Proto2UserStream
+from ssp.proto2.wire import Proto2Wire
 from ssp.screen import Framebuffer
 from ssp.timing import UPSTREAM_TIMERS, Timers
 from ssp.transport import (
@@ -52,6 +66,7 @@ from ssp.transport import (
 )
 from ssp.userstream import Keystroke, Resize, UserStream
 from termemu.emulator import Emulator
+from termemu.screenbase import DECCKM
 
 NO_CLIENT_TIMEOUT = 60.0  # a session nobody ever attached to ends after this
 FEED_SLICE = 16 * 1024  # emulator work per turn, so the network and input paths keep their turn
@@ -71,12 +86,23 @@ RTT_LOG_CHANGE = 0.25  # also log when SRTT moves by this fraction
 # A live client sends at least a heartbeat every 3 s (ACK_INTERVAL): silent for longer than
 # this, its session is detached, and `mosh-server attach` without an id may take it.
 DETACHED_AFTER = 10.0
+# Scrollback lines a frame may release past what the client has acknowledged (see
+# Session._release_history): at most this many in one diff, and about this many per frame
+# interval on a fast link (the client's acknowledgment comes back within the interval), so a
+# flood's scrollback costs both ends a bounded share of their time.
+HISTORY_RELEASE = 250
+# How much of the session's recent scrollback a new attachment's client gets (`attach`).
+REATTACH_HISTORY = 1000
 
 
 class Protocol(enum.StrEnum):
     """The protocol a session's clients speak; it decides the form of an attachment's key."""
 
     NATIVE = "native"  # this project's SSP: 32-byte keys, 43 characters of base64
+    # Upstream mosh's protocol 2, for stock clients: 16-byte keys, 22 characters; the screen
+    # goes as escape sequences (ssp.proto2.hostscreen), arrows are rewritten as upstream's
+    # server does, and datagrams are routed without a connection id (moshd.routing).
+    PROTO2 = "proto2"
 
 
 class CloseReason(enum.StrEnum):
@@ -131,20 +157,38 @@ class _Wakeup:
 class Attachment:
     """One client's hold on the session: its key, its endpoint, the datagrams routed to it."""
 
-    key: Key
-    endpoint: Endpoint[Framebuffer, UserStream]
+    key: SecretKey
+    # Local state: a Framebuffer (native) or a HostScreen (protocol 2); see `show`.
+    endpoint: Endpoint[Any, UserStream]
     attached_at: float  # the session's clock
     attached_at_wall: float  # epoch seconds, for `list`
+    protocol: Protocol = Protocol.NATIVE
     # When its client's datagrams started coming without a gap of DETACHED_AFTER (clock)
     contact_since: float | None = None
-    inbox: collections.deque[tuple[bytes, tuple[object, ...]]] = field(
+    # Raw datagrams (native) or datagrams the router already opened (protocol 2)
+    inbox: collections.deque[tuple[bytes | Packet, tuple[object, ...]]] = field(
         default_factory=collections.deque
     )
     wakeup: _Wakeup = field(default_factory=lambda: _Wakeup())
+    stock_route: StockRoute | None = None  # protocol 2: its route (no connection id)
+    cursor_keys: CursorKeys | None = None  # protocol 2: upstream's rewriting of arrows
 
     @property
     def connection_id(self) -> int:
         return self.endpoint.connection_id
+
+    def show(self, screen: Framebuffer, now: float) -> None:
+        """Make `screen` (a fresh snapshot, which this takes over) the state synced to the
+        client."""
+        if self.protocol is Protocol.PROTO2:
+            self.endpoint.set_local_state(HostScreen.of(screen), now)
+        else:
+            self.endpoint.set_local_state(screen, now)
+
+    def receive(self, item: bytes | Packet, addr: tuple[object, ...], now: float) -> list[Event]:
+        if isinstance(item, Packet):
+            return self.endpoint.receive_packet(item, addr, now)
+        return self.endpoint.receive_datagram(item, addr, now)
 
 
 class Session:
@@ -160,6 +204,7 @@ class Session:
         clock: Callable[[], float] = trio.current_time,
         timers: Timers = UPSTREAM_TIMERS,
         protocol: Protocol = Protocol.NATIVE,
+        scrollback: History | None = None,
     ) -> None:
         self.session_id = session_id
         self.command = command
@@ -172,7 +217,9 @@ class Session:
         self._timers = timers
         self.protocol = protocol
         width, height = capped_size(width, height)
-        self.emulator = Emulator(width, height)
+        # The lines that scroll off the main screen (see "scrollback" below).
+        self.history = scrollback if scrollback is not None else History()
+        self.emulator = Emulator(width, height, history=self.history)
         self.log = structlog.get_logger("moshd.session").bind(session_id=session_id)
         self.close_reason: CloseReason | None = None
         self.goodbye: Ending | None = None  # how the goodbye to the client went
@@ -203,45 +250,83 @@ class Session:
         State 0 is the one both ends start from without telling each other: the default blank
         80x24 screen, whatever size this session has. The first frame carries the rest, so a
         client attaching to a running session gets the whole screen at once."""
-        if protocol is not Protocol.NATIVE:  # pragma: no cover - the only protocol so far
-            raise ValueError(f"no attachments for protocol {protocol}")
-        key = Key.generate()
         now = self._clock()
+        if protocol is Protocol.PROTO2:
+            # State 0 is unknown here: a stock client starts blank at its own window's size,
+            # so the first frame resizes and repaints (ssp.proto2.hostscreen).
+            proto2_key = Proto2Key.generate()
+            stock: Endpoint[HostScreen, UserStream] = Endpoint(
+                proto2_key,
+                "server",
+                HostScreen(),
+                Proto2UserStream(),
+                now,
+                timers=self._timers,
+                wire=Proto2Wire,
+            )
+            attachment = Attachment(
+                proto2_key, stock, now, time.time(), protocol, cursor_keys=CursorKeys()
+            )
+            attachment.stock_route = StockRoute(
+                open=stock.wire.open,
+                deliver=lambda packet, addr: self._deliver(attachment, packet, addr),
+                last_heard=lambda: stock.last_heard,
+            )
+            return attachment
+        key = Key.generate()
         endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
-            key, "server", Framebuffer(), UserStream(), now, timers=self._timers
+            key, "server", self._initial_frame(), UserStream(), now, timers=self._timers
         )
         return Attachment(key, endpoint, now, time.time())
 
     @property
-    def key(self) -> Key:
+    def key(self) -> SecretKey:
         """The current attachment's key (what `MOSH CONNECT` carries)."""
         return self.attachment.key
 
     @property
     def endpoint(self) -> Endpoint[Framebuffer, UserStream]:
-        return self.attachment.endpoint
+        """The current attachment's endpoint. Typed as a native one: for protocol 2 its local
+        state is a `HostScreen`, so what reads the local state's fields beyond `echo_ack`
+        checks `attachment.protocol` first (the scrollback does)."""
+        return cast(Endpoint[Framebuffer, UserStream], self.attachment.endpoint)
 
     @property
     def connection_id(self) -> int:
         return self.attachment.connection_id
 
+    def _deliver(
+        self, attachment: Attachment, item: bytes | Packet, addr: tuple[object, ...]
+    ) -> None:
+        """A datagram for this attachment arrived (called by the UDP receive loop)."""
+        if len(attachment.inbox) < INBOX_LIMIT:
+            attachment.inbox.append((item, addr))
+            attachment.wakeup.set()
+            if attachment is self.attachment:
+                self._wakeup.set()
+
     def _route(self, attachment: Attachment) -> None:
+        if attachment.stock_route is not None:
+            self.udp.router.add_stock(attachment.stock_route)
+            return
+
         def deliver(data: bytes, addr: tuple[object, ...]) -> None:
-            """A datagram for this attachment arrived (called by the UDP receive loop)."""
-            if len(attachment.inbox) < INBOX_LIMIT:
-                attachment.inbox.append((data, addr))
-                attachment.wakeup.set()
-                if attachment is self.attachment:
-                    self._wakeup.set()
+            self._deliver(attachment, data, addr)
 
         self.udp.routes[attachment.connection_id] = deliver
+
+    def _unroute(self, attachment: Attachment) -> None:
+        if attachment.stock_route is not None:
+            self.udp.router.remove_stock(attachment.stock_route)
+        else:
+            self.udp.routes.pop(attachment.connection_id, None)
 
     def remove_routes(self) -> None:
         """The session is over: no datagram of any of its keys is routed any more."""
         for attachment in (self.attachment, *self._retiring):
-            self.udp.routes.pop(attachment.connection_id, None)
+            self._unroute(attachment)
 
-    def attach(self) -> Key:
+    def attach(self) -> SecretKey:
         """Give the session to a new client: return the key of a fresh attachment. The old key
         stops working at once; its client, if alive, is told and let go (see the module)."""
         if self.close_reason is not None or self._finished:
@@ -263,7 +348,7 @@ class Session:
         # The old client's goodbye: the screen as it is now, with why it ends.
         farewell = self.emulator.snapshot(old.endpoint.echo_ack(now))
         farewell.farewell = CloseReason.TAKEN_OVER.farewell
-        old.endpoint.set_local_state(farewell, now)
+        old.show(farewell, now)
         old.endpoint.start_shutdown(now)
         self._retiring.append(old)
         if self._nursery is not None:
@@ -284,7 +369,7 @@ class Session:
                 now = self._clock()
                 while old.inbox:
                     data, addr = old.inbox.popleft()
-                    endpoint.receive_datagram(data, addr, now)
+                    old.receive(data, addr, now)
                 for datagram, destination in endpoint.datagrams_to_send(now):
                     await self.udp.send(datagram, destination)
                 for event in endpoint.take_events():
@@ -298,7 +383,7 @@ class Session:
                     return
                 await old.wakeup.wait_until(endpoint.next_deadline())
         finally:
-            self.udp.routes.pop(old.connection_id, None)
+            self._unroute(old)
             if old in self._retiring:
                 self._retiring.remove(old)
 
@@ -380,6 +465,7 @@ class Session:
         finally:
             self._nursery = None
             self._finished = True
+            self.history.close()  # its memory goes back to the daemon's budget
         assert self.close_reason is not None
         return self.close_reason
 
@@ -436,12 +522,12 @@ class Session:
             while attachment.inbox:
                 data, addr = attachment.inbox.popleft()
                 before = endpoint.last_heard
-                self._handle_events(endpoint.receive_datagram(data, addr, now), now)
+                self._handle_events(attachment.receive(data, addr, now), now)
                 heard = endpoint.last_heard
                 if heard is not None and (before is None or heard - before > DETACHED_AFTER):
                     attachment.contact_since = heard  # (re)attached: a client is back
             self._check_timers(now)
-            if self._screen_dirty or now >= endpoint.echo_ack_time():
+            if self._screen_dirty or now >= endpoint.echo_ack_time() or self._history_waiting():
                 self._publish_frame(now)
             if self.close_reason is not None and not self._wait_for_a_client(now):
                 # Once; a no-op while the client's own goodbye is being answered.
@@ -461,6 +547,9 @@ class Session:
             if isinstance(event, RemoteStateChanged):
                 self._take_user_input()
             elif isinstance(event, PeerAddressChanged):
+                route = self.attachment.stock_route
+                if route is not None:
+                    self.udp.router.note_peer(route, event.new)
                 if event.old is None:
                     self.log.info("session.attached", peer=format_peer(event.new))
                 else:
@@ -481,23 +570,77 @@ class Session:
         events = stream.events_since(self._consumed)
         self._consumed = stream.total
         self.endpoint.forget_consumed_remote()
-        for event in events:
+        typed = bytearray()  # consecutive keystrokes in one write (protocol 2: one per byte)
+        for index, event in enumerate(events):
             if isinstance(event, Keystroke):
-                self._queue_to_pty(event.data)
+                typed += event.data
             elif isinstance(event, Resize):
+                self._type(typed)
+                if index + 1 < len(events) and isinstance(events[index + 1], Resize):
+                    continue  # only the last of consecutive resizes matters (as upstream)
                 width, height = capped_size(event.width, event.height)
                 self.emulator.resize(width, height)
                 self.child.set_window_size(width, height)
                 self._screen_dirty = True
+        self._type(typed)
+
+    def _type(self, typed: bytearray) -> None:
+        """Queue keystrokes for the program (and empty `typed`); a stock client's arrows as
+        upstream's server rewrites them."""
+        if not typed:
+            return
+        data = bytes(typed)
+        typed.clear()
+        cursor_keys = self.attachment.cursor_keys
+        if cursor_keys is not None:
+            data = cursor_keys.translate(data, DECCKM in self.emulator.screen.mode)
+        if data:
+            self._queue_to_pty(data)
 
     def _publish_frame(self, now: float) -> None:
         echo_ack = self.endpoint.echo_ack(now)
-        if not self._screen_dirty and echo_ack == self.endpoint.local_state.echo_ack:
+        if (
+            not self._screen_dirty
+            and echo_ack == self.endpoint.local_state.echo_ack
+            and not self._history_waiting()
+        ):
             return
         self._screen_dirty = False
         screen = self.emulator.snapshot(echo_ack)
         screen.farewell = self.close_reason.farewell if self.close_reason else ""
-        self.endpoint.set_local_state(screen, now)
+        self._release_history(screen)
+        self.attachment.show(screen, now)
+
+    # --- scrollback (ssp.history) -----------------------------------------------------------
+    # Each frame releases the session's scrollback up to at most HISTORY_RELEASE lines past
+    # what the client has acknowledged, so one diff never carries more than that: under a
+    # flood the frame after Ctrl-C, and the final screen, stay small. Lines the store evicted
+    # meanwhile (past its limit) are released as a count at no cost; the client shows one
+    # marker for them.
+
+    def _initial_frame(self) -> Framebuffer:
+        """State 0 of a new attachment. Its client starts with no scrollback and a history end
+        of 0; counting from REATTACH_HISTORY lines before our end instead makes the first
+        frames bring the session's recent scrollback (a reattach), and nothing older, with no
+        marker: the diff carries lines by absolute number, so the client needs no agreement."""
+        return Framebuffer(history_end=max(0, self.history.end - REATTACH_HISTORY))
+
+    def _history_release_end(self) -> int:
+        acked = self.endpoint.acked_local_state.history_end
+        return min(self.history.end, max(acked, self.history.first) + HISTORY_RELEASE)
+
+    def _history_waiting(self) -> bool:
+        """Whether a frame now would release scrollback lines the current one does not."""
+        if self.attachment.protocol is Protocol.PROTO2:
+            return False  # a stock client has no scrollback
+        return self._history_release_end() > self.endpoint.local_state.history_end
+
+    def _release_history(self, screen: Framebuffer) -> None:
+        if self.attachment.protocol is Protocol.PROTO2:
+            return
+        screen.history = self.history
+        released = self.endpoint.local_state.history_end
+        screen.history_end = max(self._history_release_end(), released)
 
     def _wait_for_a_client(self, now: float) -> bool:
         """A command that ended before any client attached (`mosh host -- printf ok`) keeps

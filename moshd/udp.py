@@ -4,7 +4,8 @@ One socket serves every session by default (users open one firewall port, not a 
 a session that asks for a particular address or port (`mosh-server new -i IP -p PORT`) gets a
 socket of its own, shared with any later session that asks for the same. Datagrams are routed
 only among the sessions of the socket they arrived on, so a session always answers from the
-address and port its client is talking to.
+address and port its client is talking to. How a datagram finds its session, native or a
+stock client's (protocol 2), is `moshd.routing`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import structlog
@@ -20,13 +21,13 @@ import trio
 
 from moshd.logging import format_peer
 from moshd.ports import PortRange
-from ssp.datagram import peek_connection_id
+from moshd.routing import Deliver, Router
 
 DEFAULT_PORTS = PortRange(60001, 60999)
 MAX_DATAGRAM = 65535
 _log = structlog.get_logger("moshd.udp")
 
-Deliver = Callable[[bytes, tuple[object, ...]], None]
+__all__ = ["Deliver", "NoFreePort", "UdpPort", "UdpPorts"]
 
 
 class NoFreePort(Exception):
@@ -39,9 +40,21 @@ class UdpPort:
     bind_ip: str
     port: int
     dedicated: bool
-    routes: dict[int, Deliver] = field(default_factory=dict)
-    unroutable: int = 0
+    router: Router = field(init=False)
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+    def __post_init__(self) -> None:
+        self.router = Router(trio.current_time(), log=_log.bind(port=self.port))
+
+    @property
+    def routes(self) -> dict[int, Deliver]:
+        """Native sessions' routes, by connection id."""
+        return self.router.routes
+
+    @property
+    def unroutable(self) -> int:
+        """Datagrams no session got (`router.drops` says why)."""
+        return self.router.drops.total
 
     async def receive_loop(self) -> None:
         """Route datagrams until closed. A bad datagram or a failing route costs only itself."""
@@ -53,12 +66,7 @@ class UdpPort:
                     # ICMP errors surface here as ECONNREFUSED etc. on Linux; keep serving.
                     _log.debug("udp.receive_error", port=self.port, errno=exc.errno)
                     continue
-                conn_id = peek_connection_id(data)
-                deliver = self.routes.get(conn_id) if conn_id is not None else None
-                if deliver is None:
-                    self.unroutable += 1
-                    continue
-                deliver(data, addr)
+                self.router.route(data, addr, trio.current_time())
 
     async def send(self, data: bytes, addr: Hashable) -> None:
         try:
@@ -144,7 +152,7 @@ class UdpPorts:
 
     def release(self, udp: UdpPort) -> None:
         """Close a dedicated socket once no session uses it."""
-        if udp.dedicated and not udp.routes and udp in self._dedicated:
+        if udp.dedicated and not udp.router.has_routes and udp in self._dedicated:
             self._dedicated.remove(udp)
             udp.cancel_scope.cancel()
             udp.sock.close()

@@ -19,7 +19,8 @@ from moshd.control import DaemonUnreachable, request
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
-CONNECT = re.compile(r"MOSH CONNECT (\d+) ([A-Za-z0-9+/]{43})")
+# A native key (43 characters) or a protocol-2 one (22): see RealDaemon.new_session.
+CONNECT = re.compile(r"MOSH CONNECT (\d+) ([A-Za-z0-9+/]{43}|[A-Za-z0-9+/]{22})\s")
 
 
 class Tmux:
@@ -151,11 +152,18 @@ class RealDaemon:
                 time.sleep(0.05)
         raise RuntimeError("moshd did not start")
 
-    def new_session(self, *command: str) -> Session:
+    def new_session(self, *command: str, protocol: str = "native") -> Session:
+        """`mosh-server new`: a native session as our `mosh` wrapper asks for one, or with
+        protocol="proto2" a stock client's, as a stock wrapper runs it (no MOSHD_PROTOCOL)."""
         argv = [str(BIN / "mosh-server"), "new"]
         if command:
             argv += ["--", *command]
-        result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=20)
+        env = dict(self.env)
+        if protocol == "native":
+            env["MOSHD_PROTOCOL"] = "native"
+        else:
+            env.pop("MOSHD_PROTOCOL", None)
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=20)
         match = CONNECT.search(result.stdout)
         if result.returncode != 0 or not match:
             raise RuntimeError(f"mosh-server new failed: {result.stderr}")

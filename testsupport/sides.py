@@ -51,6 +51,20 @@ def ours(*command: str, ports: str = "64800:64899") -> Iterator[Side]:
 
 
 @contextlib.contextmanager
+def stock_on_moshd(*command: str, ports: str = "64700:64799") -> Iterator[Side]:
+    """Upstream's mosh-client on a protocol-2 session of our daemon (a stock client's)."""
+    daemon = RealDaemon(ports=ports)
+    daemon.start()
+    try:
+        session = daemon.new_session(*(command or SHELL), protocol="proto2")
+        env = dict(daemon.env, MOSH_KEY=session.key, LANG="C.UTF-8", TERM="xterm-256color")
+        server_pid = daemon.process.pid if daemon.process is not None else None
+        yield Side("mosh 1.4 client, moshd", [str(UPSTREAM_CLIENT)], env, session.port, server_pid)
+    finally:
+        daemon.stop()
+
+
+@contextlib.contextmanager
 def upstream(*command: str, port: int = 64950) -> Iterator[Side]:
     env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", PS1="$ ", TERM="xterm-256color")
     out = subprocess.run(

@@ -20,6 +20,11 @@ from moshd.ports import PortRange
 
 DEFAULT_WIDTH = 80
 DEFAULT_HEIGHT = 24
+# The protocols a session may speak (moshd.session.Protocol): this project's own, or upstream
+# mosh's protocol 2 for stock clients.
+NATIVE_PROTOCOL = "native"
+PROTO2_PROTOCOL = "proto2"
+PROTOCOLS = (NATIVE_PROTOCOL, PROTO2_PROTOCOL)
 
 # ---------------------------------------------------------------------------------------------
 # Requests
@@ -43,6 +48,9 @@ class NewRequest:
     # daemon's own.
     caller_env: dict[str, str] | None = None
     umask: int | None = None
+    # What the session's clients speak (PROTOCOLS). Absent from a request: native, the only
+    # protocol an older mosh-server knew (it printed 43-character keys for our client).
+    protocol: str = NATIVE_PROTOCOL
     op: Literal["new"] = field(default="new", init=False)
 
 
@@ -104,6 +112,7 @@ class SessionInfo(TypedDict):
     state: NotRequired[str]
     state_since: NotRequired[float]  # epoch seconds
     last_heard: NotRequired[float | None]  # epoch seconds of the last datagram from a client
+    protocol: NotRequired[str]  # PROTOCOLS; an older daemon's sessions are all native
 
 
 class ListReply(TypedDict):
@@ -158,6 +167,7 @@ def request_to_json(request: Request) -> dict[str, Any]:
             "signal_timeout": request.signal_timeout,
             "caller_env": request.caller_env,
             "umask": request.umask,
+            "protocol": request.protocol,
         }
     if isinstance(request, KillRequest):
         return {"op": "kill", "session_id": request.session_id}

@@ -18,6 +18,8 @@ from moshd.control.framing import MAX_LINE_BYTES
 from moshd.control.messages import (
     DEFAULT_HEIGHT,
     DEFAULT_WIDTH,
+    NATIVE_PROTOCOL,
+    PROTOCOLS,
     AttachRequest,
     KillRequest,
     ListRequest,
@@ -87,6 +89,9 @@ def _parse_new(message: dict[str, Any]) -> NewRequest:
     signal_timeout = _optional_int(message, "signal_timeout", 1, MAX_TIMEOUT_S)
     caller_env = _optional(message, "caller_env", dict)
     umask = _optional_int(message, "umask", 0, MAX_UMASK)
+    protocol = _optional(message, "protocol", str)
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise ProtocolError(f'"protocol" must be one of {", ".join(PROTOCOLS)}, not {protocol!r}')
     if bind_ip is not None:
         _check_ip(bind_ip)
     return NewRequest(
@@ -102,6 +107,7 @@ def _parse_new(message: dict[str, Any]) -> NewRequest:
         signal_timeout=signal_timeout,
         caller_env=_parse_caller_env(caller_env) if caller_env is not None else None,
         umask=umask,
+        protocol=protocol if protocol is not None else NATIVE_PROTOCOL,
     )
 
 

@@ -183,6 +183,7 @@ Installed-Size: $installed_size
 Depends: $depends
 Recommends: openssh-client
 Suggests: openssh-server
+Provides: mosh
 Conflicts: mosh
 Replaces: mosh
 Section: net
@@ -195,9 +196,10 @@ Description: mobile shell reimplemented as a per-user daemon
  every session of its user and serves them on one UDP port; mosh-server asks
  it for sessions over ssh; mosh-client and the mosh wrapper are the client.
  .
- Its wire protocol differs from upstream mosh's: it replaces the mosh
- package's commands and does not interoperate with upstream servers or
- clients. Its Python dependencies are bundled in /usr/lib/moshd.
+ It replaces the mosh package's commands and interoperates with upstream
+ mosh: its mosh-server serves stock mosh clients (mosh protocol 2) beside its
+ own, on the same port, and its mosh and mosh-client reach stock mosh-server
+ hosts. Its Python dependencies are bundled in /usr/lib/moshd.
 EOF
 
 # Nothing may still point into the staging directory (a relocation step missed above).

@@ -1,6 +1,9 @@
 """A scripted SSP client for integration tests: the sans-IO endpoint on a real UDP socket.
 
-It types, resizes and watches the screen the way mosh-client does, without a terminal.
+It types, resizes and watches the screen the way mosh-client does, without a terminal. Given
+a 22-character key it speaks upstream's protocol 2 as a stock mosh-client does (its screen is
+`mosh_client.proto2_screen.Proto2Screen`, a Framebuffer fed by the host's escape sequences,
+and its first words are its window size).
 """
 
 from __future__ import annotations
@@ -12,29 +15,49 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from mosh_client.proto2_screen import Proto2Screen
 from ssp.crypto import Key
+from ssp.proto2.key import Proto2Key, parse_connect_key
+from ssp.proto2.userstream import Proto2UserStream
+from ssp.proto2.wire import Proto2Wire
 from ssp.screen import Framebuffer
 from ssp.transport import Endpoint, Event
 from ssp.userstream import UserStream
 
 
 class ScriptedClient:
-    def __init__(self, host: str, port: int, key: str) -> None:
+    def __init__(self, host: str, port: int, key: str, width: int = 80, height: int = 24) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = trio.socket.socket(family, socket.SOCK_DGRAM)
         self.server = (host, port)
-        self.endpoint: Endpoint[UserStream, Framebuffer] = Endpoint(
-            Key.from_text(key),
-            "client",
-            UserStream(),
-            Framebuffer(),
-            trio.current_time(),
-            peer=self.server,
-        )
+        parsed = parse_connect_key(key)
+        self.proto2 = isinstance(parsed, Proto2Key)
+        self.endpoint: Endpoint[UserStream, Framebuffer]
+        if isinstance(parsed, Proto2Key):
+            self.endpoint = Endpoint(
+                parsed,
+                "client",
+                Proto2UserStream(),
+                Proto2Screen(width, height),
+                trio.current_time(),
+                peer=self.server,
+                wire=Proto2Wire,
+            )
+        else:
+            self.endpoint = Endpoint(
+                Key.from_text(key),
+                "client",
+                UserStream(),
+                Framebuffer(),
+                trio.current_time(),
+                peer=self.server,
+            )
         self.events: list[Event] = []
         self._changed = trio.Event()
         self._wakeup = trio.Event()
         self._nursery: trio.Nursery | None = None
+        if self.proto2:
+            self.resize(width, height)  # a stock client's first words
 
     @property
     def screen(self) -> Framebuffer:
@@ -109,8 +132,10 @@ class ScriptedClient:
 
 
 @asynccontextmanager
-async def scripted_client(host: str, port: int, key: str) -> AsyncIterator[ScriptedClient]:
-    client = ScriptedClient(host, port, key)
+async def scripted_client(
+    host: str, port: int, key: str, width: int = 80, height: int = 24
+) -> AsyncIterator[ScriptedClient]:
+    client = ScriptedClient(host, port, key, width, height)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(client.run)
         try:

@@ -37,6 +37,7 @@ def user_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         XDG_STATE_HOME=str(tmp_path / "state"),
         MOSHD_PORT="62000:62999",
         MOSHD_BIND="127.0.0.1",
+        MOSHD_PROTOCOL="native",  # as our `mosh` wrapper runs it; see the protocol-2 tests
     )
     yield env
     _stop_daemon(env)
@@ -97,8 +98,10 @@ def test_new_twice_gives_two_sessions_of_one_daemon_on_one_port(user_env: dict[s
     assert listing.returncode == 0
     lines = listing.stdout.decode().splitlines()
     assert lines[0].split()[:5] == ["SESSION", "PID", "PORT", "AGE", "PEER"]
+    assert lines[0].split()[8] == "PROTO"
     rows = [line.split() for line in lines[1:]]
     assert len(rows) == 2
+    assert [row[8] for row in rows] == ["native", "native"]
     assert sorted(row[4].startswith("127.0.0.1:") for row in rows) == [False, True]
     assert all(re.fullmatch(r"\d+s", row[3]) for row in rows)  # ages
 

@@ -37,6 +37,7 @@ def user_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         XDG_STATE_HOME=str(tmp_path / "state"),
         MOSHD_PORT="62000:62999",
         MOSHD_BIND="127.0.0.1",
+        MOSHD_PROTOCOL="native",
         OUT=str(out),
     )
     yield env

@@ -37,7 +37,9 @@ BUILD_SCRIPT = PACKAGING / "debian" / "build.sh"
 COMMANDS = ("mosh", "mosh-client", "mosh-server", "moshd")
 UNITS = ("moshd.service", "moshd.socket")
 MAN_PAGES = {"mosh.1": "man1", "mosh-client.1": "man1", "mosh-server.1": "man1", "moshd.8": "man8"}
-CONNECT_LINE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9+/]{43})\r?$", re.MULTILINE)
+# What a stock wrapper accepts (a protocol-2 key), and what our wrapper asks for (native).
+CONNECT_LINE = re.compile(r"^MOSH CONNECT (\d+?) ([A-Za-z0-9/+]{22})\s*$", re.MULTILINE)
+NATIVE_CONNECT_LINE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9+/]{43})\r?$", re.MULTILINE)
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 VERSION: str = PYPROJECT["project"]["version"]
 # Where the package puts its private Python environment (and its console scripts).
@@ -179,10 +181,11 @@ def test_control_file_declares_the_conflict_and_the_interpreter(deb: Path) -> No
         ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert _field(deb, "Architecture") == host_arch
-    # Upstream's mosh owns /usr/bin/mosh*; ours replaces it but does not speak its protocol.
+    # Upstream's mosh owns /usr/bin/mosh*; ours replaces it and serves its clients (and
+    # reaches its servers), so it provides it, unversioned.
     assert _field(deb, "Conflicts") == "mosh"
     assert _field(deb, "Replaces") == "mosh"
-    assert "mosh" not in _field(deb, "Provides")
+    assert _field(deb, "Provides") == "mosh"
     # The private environment is bound to the interpreter's minor version.
     system_python = subprocess.run(
         ["/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
@@ -246,15 +249,20 @@ def test_installed_mosh_server_new_starts_moshd_and_prints_connect(
         new = run_installed(root, "mosh-server", "new", env=env, cwd=tmp_path)
         assert new.returncode == 0, f"mosh-server new failed:\n{new.stdout}\n{new.stderr}"
         match = CONNECT_LINE.search(new.stdout)
-        assert match, f"no MOSH CONNECT line in {new.stdout!r}"
+        assert match, f"no MOSH CONNECT line a stock wrapper accepts in {new.stdout!r}"
         assert 63900 <= int(match.group(1)) <= 63999
+        native_env = {**env, "MOSHD_PROTOCOL": "native"}
+        native = run_installed(root, "mosh-server", "new", env=native_env, cwd=tmp_path)
+        native_match = NATIVE_CONNECT_LINE.search(native.stdout)
+        assert native_match, f"no native MOSH CONNECT line in {native.stdout!r}"
+        assert native_match.group(1) == match.group(1)  # one daemon, one port
 
         status = run_installed(root, "mosh-server", "status", env=env, cwd=tmp_path)
         assert status.returncode == 0, status.stderr
         found = re.search(r"running, pid (\d+)", status.stdout)
         assert found, status.stdout
         pid = int(found.group(1))
-        assert "sessions: 1" in status.stdout
+        assert "sessions: 2" in status.stdout
         assert f"udp ports: {match.group(1)}" in status.stdout
         # The daemon is the packaged environment's, not this test run's Python.
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -396,6 +404,7 @@ def test_pkgbuild_parses_and_matches_pyproject() -> None:
     subprocess.run(["bash", "-n", str(pkgbuild)], check=True)
     assert _bash_array(pkgbuild, "pkgver") == [VERSION]
     assert _bash_array(pkgbuild, "conflicts") == ["mosh"]
+    assert _bash_array(pkgbuild, "provides") == ["mosh"]
     depends = set(_bash_array(pkgbuild, "depends"))
     python_minimum = PYPROJECT["project"]["requires-python"].removeprefix(">=")
     assert f"python>={python_minimum}" in depends
@@ -422,6 +431,7 @@ def test_pkgbuild_passes_makepkg_printsrcinfo() -> None:
         )
     assert result.returncode == 0, result.stderr
     assert "\tconflicts = mosh\n" in result.stdout
+    assert "\tprovides = mosh\n" in result.stdout
     assert f"\tpkgver = {VERSION}\n" in result.stdout
 
 
@@ -441,6 +451,7 @@ def test_rpm_spec_parses_and_matches_pyproject() -> None:
         pytest.skip("rpmspec is not installed (apt-get install rpm)")
     assert _rpmspec("-q", "--srpm", "--qf", "%{NAME} %{VERSION}\n").strip() == f"moshd {VERSION}"
     assert _rpmspec("-q", "--conflicts").split() == ["mosh"]  # of the binary package
+    assert "mosh" in _rpmspec("-q", "--provides").split()
     expanded = _rpmspec("-P")
     files = expanded[expanded.index("%files") :]
     for command in COMMANDS:

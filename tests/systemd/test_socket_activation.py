@@ -75,7 +75,7 @@ async def socket_activated_moshd(*moshd_args: str) -> AsyncIterator[Activated]:
 async def mosh_server_new(env: dict[str, str], *command: str) -> tuple[int, str]:
     result = await trio.run_process(
         [str(MOSH_SERVER), "new", "--", *command],
-        env=env,
+        env={**env, "MOSHD_PROTOCOL": "native"},  # the scripted client speaks native
         capture_stdout=True,
         capture_stderr=True,
         check=False,

@@ -76,6 +76,7 @@ async def journal_wait(
 async def new_session() -> tuple[int, str, str]:
     result = await trio.run_process(
         [str(MOSH_SERVER), "new", "--", "/bin/sh"],
+        env={**os.environ, "MOSHD_PROTOCOL": "native"},  # the scripted client speaks native
         capture_stdout=True,
         capture_stderr=True,
         check=False,

@@ -132,8 +132,25 @@ def test_new_command_to_request() -> None:
         colors=256,
         port=PortRange(60001, 60001),
         verbose=True,
+        protocol="proto2",  # a stock wrapper's call: protocol 2
     )
-    assert NewCommand().to_request() == NewRequest()
+    # A request without a protocol (an older mosh-server) is native, the only one it knew.
+    assert NewCommand(protocol="native").to_request() == NewRequest()
+
+
+@pytest.mark.parametrize(
+    ("env", "protocol"),
+    [
+        ({}, "proto2"),  # stock wrappers set nothing: stock clients get protocol 2
+        ({"MOSHD_PROTOCOL": "native"}, "native"),  # our `mosh` wrapper asks for ours
+        ({"MOSHD_PROTOCOL": "proto2"}, "proto2"),
+        ({"MOSHD_PROTOCOL": "bogus"}, "proto2"),
+    ],
+)
+def test_the_protocol_comes_from_moshd_protocol(env: dict[str, str], protocol: str) -> None:
+    assert parse_new("--", "top", env=env).protocol == protocol
+    bare = parse(env=env)  # `mosh-server` alone is `mosh-server new`
+    assert isinstance(bare, NewCommand) and bare.protocol == protocol
 
 
 @pytest.mark.parametrize(
@@ -259,15 +276,15 @@ def test_session_list_table() -> None:
     now = 1_700_000_000.0
     table = format_session_list(
         [
-            _session("a1", now - 5, "198.51.100.4:50000", heard=now - 1),
-            _session("b22", now - 4000, None, "detached", now - 4000),
+            {**_session("a1", now - 5, "198.51.100.4:50000", heard=now - 1), "protocol": "proto2"},
+            _session("b22", now - 4000, None, "detached", now - 4000),  # older daemon: native
         ],
         now,
     )
     assert table.splitlines() == [
-        "SESSION  PID   PORT   AGE    PEER                STATE     SINCE  HEARD  COMMAND",
-        "a1       4242  60001  5s     198.51.100.4:50000  attached  5s     1s     -bash",
-        "b22      4242  60001  1h06m  -                   detached  1h06m  -      -bash",
+        "SESSION  PID   PORT   AGE    PEER                STATE     SINCE  HEARD  PROTO   COMMAND",
+        "a1       4242  60001  5s     198.51.100.4:50000  attached  5s     1s     proto2  -bash",
+        "b22      4242  60001  1h06m  -                   detached  1h06m  -      native  -bash",
     ]
 
 

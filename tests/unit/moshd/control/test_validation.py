@@ -61,6 +61,21 @@ def test_new_request_with_every_field() -> None:
     )
 
 
+@pytest.mark.parametrize("protocol", ["native", "proto2"])
+def test_new_request_carries_the_protocol(protocol: str) -> None:
+    request = NewRequest(command=["sh"], protocol=protocol)
+    assert parse_request(messages.encode_line(messages.request_to_json(request))) == request
+
+
+def test_a_new_request_without_a_protocol_is_native_and_an_unknown_one_is_refused() -> None:
+    # An older mosh-server sends none: it printed native keys for our client.
+    assert parse_request(b'{"op": "new"}') == NewRequest(protocol="native")
+    with pytest.raises(ProtocolError, match="protocol"):
+        parse_request(b'{"op": "new", "protocol": "ssh"}')
+    with pytest.raises(ProtocolError, match="protocol"):
+        parse_request(b'{"op": "new", "protocol": 2}')
+
+
 def test_new_request_defaults() -> None:
     assert parse_request(b'{"op": "new"}') == NewRequest()
     explicit_nulls = {

@@ -68,7 +68,35 @@ def test_apply_of_a_diff_rebuilds_the_newer_stream(
 def test_a_stock_clients_messages_become_events() -> None:
     stream = Proto2UserStream()
     stream.apply(encode_user_message([Keys(b"ls\r"), WindowSize(120, 40), Keys(b"")]))
-    assert stream.events_since(0) == [Keystroke(b"ls\r"), Resize(120, 40)]
+    assert stream.events_since(0) == [
+        Keystroke(b"l"),
+        Keystroke(b"s"),
+        Keystroke(b"\r"),
+        Resize(120, 40),
+    ]
+
+
+def test_a_resend_from_an_older_base_keeps_the_byte_count() -> None:
+    # A stock client sent "echo" (state 1), then "\r" (state 2); its resend of state 2 from
+    # state 0 carries "echo\r" in one instruction. The server consumed state 1's four bytes:
+    # the resent state must give it exactly the fifth.
+    base = Proto2UserStream()
+    first = base.copy()
+    first.apply(encode_user_message([Keys(b"echo")]))
+    resent = base.copy()
+    resent.apply(encode_user_message([Keys(b"echo\r")]))
+    assert resent.events_since(first.total) == [Keystroke(b"\r")]
+
+
+def test_consecutive_keystrokes_go_in_one_instruction_as_upstreams() -> None:
+    stream = Proto2UserStream()
+    stream.push_keystroke(b"ab")
+    stream.push_keystroke(b"c")
+    stream.push_resize(80, 24)
+    stream.push_keystroke(b"d")
+    assert stream.diff_from(Proto2UserStream()) == encode_user_message(
+        [Keys(b"abc"), WindowSize(80, 24), Keys(b"d")]
+    )
 
 
 @pytest.mark.parametrize("size", [(0, 24), (80, -1), (5000, 24), (-(1 << 31), 1)])
