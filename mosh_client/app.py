@@ -20,13 +20,14 @@ import trio
 from mosh_client.client_args import ClientConfig
 from mosh_client.display import Display
 from mosh_client.escape import EscapeMachine, Quit, SendBytes, Suspend, rewrite_cursor_keys
+from mosh_client.history_writer import HistoryFeed
 from mosh_client.network import ClientNetwork
 from mosh_client.overlay import compose, notification_refresh_interval, notification_text
 from mosh_client.prediction import PredictionEngine
 from mosh_client.terminal import RawTerminal, window_size
 from ssp.lifecycle import Closed, Ending
 from ssp.screen import Framebuffer
-from ssp.transport import Event
+from ssp.transport import Event, RemoteStateChanged
 
 MIN_FRAME_INTERVAL = 0.010  # at most 100 draws a second; the network paces frames anyway
 GUESS_TICK = 0.05
@@ -45,13 +46,21 @@ class ClientApp:
         self.config = config
         self._in = stdin_fd
         self._out = stdout_fd
-        self.network = ClientNetwork(config.key, config.host, config.port, self._on_events)
+        self.size = window_size(stdout_fd)
+        # The window is also a protocol-2 session's first screen (see mosh_client.proto2_screen).
+        self.network = ClientNetwork(
+            config.key, config.host, config.port, self._on_events, size=self.size
+        )
+        # moshd sends its scrollback (mosh_client.history_writer): the main screen is then the
+        # real terminal's, never its alternate screen. A stock mosh-server sends none.
+        self.history = HistoryFeed()
         self.display = Display(
-            alternate_screen=config.alternate_screen, title_prefix=config.title_prefix
+            alternate_screen=config.alternate_screen,
+            title_prefix=config.title_prefix,
+            scrollback=self.network.protocol == "native",
         )
         self.escape = EscapeMachine(config.escape_key)
         self.prediction = PredictionEngine(config.prediction)
-        self.size = window_size(stdout_fd)
         self.started = trio.current_time()
         self._quitting = False
         self._done = trio.Event()
@@ -93,7 +102,10 @@ class ClientApp:
     # --- events from the network --------------------------------------------------------------
     def _on_events(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, Closed):
+            if isinstance(event, RemoteStateChanged):
+                # Every new state, not only the one drawn next: each brings its own lines.
+                self.history.take(self.network.endpoint.remote_state)
+            elif isinstance(event, Closed):
                 self._session_over(event.ending)
         self._want_render()
 
@@ -164,7 +176,7 @@ class ClientApp:
                 await trio.sleep(pause)
             last_draw = trio.current_time()
             backlog, self._backlog = self._backlog, b""
-            await self._write(backlog + self.display.draw(self._compose(last_draw)))
+            await self._write(backlog + self._frame_output(last_draw))
 
     def _next_timed_redraw(self, now: float) -> float:
         """When the screen changes with no event to say so: the notification bar appears or
@@ -186,7 +198,7 @@ class ClientApp:
         if self._backlog:
             self._want_render()
             return
-        output = self.display.draw(self._compose(trio.current_time()))
+        output = self._frame_output(trio.current_time())
         try:
             written = os.write(self._out, output)
         except BlockingIOError:
@@ -194,6 +206,12 @@ class ClientApp:
         if written < len(output):
             self._backlog = output[written:]
             self._want_render()
+
+    def _frame_output(self, now: float) -> bytes:
+        """The scrollback lines that came since the last draw, then the frame."""
+        frame = self._compose(now)
+        lines = self.display.write_history(self.history.drain(), frame.width, frame.height)
+        return lines + self.display.draw(frame)
 
     def _compose(self, now: float) -> Framebuffer:
         endpoint = self.network.endpoint

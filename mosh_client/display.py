@@ -13,6 +13,18 @@ The remote application's modes (cursor keys (DECCKM), keypad, bracketed paste, f
 reverse video, mouse reporting) are forwarded to the real terminal as they change, so keys and
 reports come in the form the application asked for; `close()` switches them all off again.
 
+Scrollback (`scrollback=True`, native sessions). The session's scrolled-off lines come with
+the frames (`ssp.history`) and `write_history` puts them into the real terminal's own history
+the way a program's output gets there: each line on the top row, then a line feed at the
+bottom row of the whole screen, which scrolls the top row into the history; when the top row
+already shows that line (the usual case: the screen scrolled on the server) the line feed
+alone does it. What scrolling disturbed is repainted by the next `draw`, which knows what is
+where. Nothing else may scroll the top row off or clear the screen in a way a terminal
+records (tmux and VTE keep a screen cleared by ED 2): so `draw` scrolls with DL (delete line,
+never recorded) instead of line feeds, repaints by erasing row by row, and the notification
+bar is overwritten by the line before it would scroll. The alternate screen (`?1049`) is not
+used, or the history would be the alternate screen's (none).
+
 Everything here is pure: methods return bytes, the caller writes them.
 
 One module because it is one job, the difference between what the terminal shows and the frame
@@ -173,8 +185,17 @@ def _scrolls_in_place(old: list[Row], new: list[Row], start: int, shift: int) ->
 class Display:
     """What the real terminal shows, and the bytes that change it."""
 
-    def __init__(self, *, alternate_screen: bool = True, title_prefix: str = "[mosh] ") -> None:
-        self._alternate = alternate_screen
+    def __init__(
+        self,
+        *,
+        alternate_screen: bool = True,
+        title_prefix: str = "[mosh] ",
+        scrollback: bool = False,
+    ) -> None:
+        """`scrollback`: the session sends its scrollback (see the module); the alternate
+        screen is then never used, whatever `alternate_screen` says."""
+        self._scrollback = scrollback
+        self._alternate = alternate_screen and not scrollback
         self._prefix = title_prefix
         self._title_sent: str | None = ""  # "" = never set by us; None = unknown
         self._icon_sent: str | None = ""
@@ -243,12 +264,8 @@ class Display:
         self._jumps = 0
         if self._rows is None or (width, height) != (self._width, self._height):
             # Full repaint: clear, then paint as a diff against a blank screen.
-            out += [_AUTOWRAP_OFF, _CLEAR]
-            self._pen = DEFAULT_RENDITION
-            self._cy = self._cx = 0
-            self._jumps = 1
+            self._clear(out, width, height)
             base = [blank_row(width)] * height
-            self._width, self._height = width, height
         else:
             base = self._rows
         changed = [i for i in range(height) if rows[i] is not base[i] and rows[i] != base[i]]
@@ -281,6 +298,83 @@ class Display:
             self._cursor_shown = visible
         return "".join(out).encode("utf-8", "replace")
 
+    def _clear(self, out: list[str], width: int, height: int) -> None:
+        """Blank the screen and home the cursor. With scrollback, row by row: a terminal may
+        keep a screen cleared by ED 2 in its history, and what we drew is not history."""
+        out.append(_AUTOWRAP_OFF)
+        if self._scrollback:
+            out.append("\x1b[0m")
+            out += (f"{cursor_position(y, 0)}{CSI}2K" for y in range(height))
+            out.append(CSI + "H")
+        else:
+            out.append(_CLEAR)
+        self._pen = DEFAULT_RENDITION
+        self._cy = self._cx = 0
+        self._jumps = 1
+        self._width, self._height = width, height
+        self._rows = [blank_row(width)] * height
+
+    # --- scrollback --------------------------------------------------------------------------
+    def write_history(self, lines: list[Row], width: int, height: int) -> bytes:
+        """Bytes that scroll `lines`, oldest first, into the real terminal's history (see the
+        module), for a `width` x `height` terminal; the next `draw` repaints the screen. Lines
+        wider than the terminal are cut, as the screen's rows are.
+
+        The first `height` lines are put on the rows from the top (usually they are there
+        already: the screen scrolled on the server, so nothing is written), then each line
+        feed at the bottom row pushes the top row into the history, and the row it brings in
+        at the bottom takes the next line still to come."""
+        if not lines:
+            return b""
+        out: list[str] = []
+        if self._rows is None or (width, height) != (self._width, self._height):
+            self._clear(out, width, height)
+        rows = self._rows
+        assert rows is not None
+        blank = blank_row(width)
+        count = len(lines)
+        for y in range(min(count, height)):
+            line = _fit(lines[y], width)
+            old = rows[y]
+            if old is blank:
+                self._move(out, y, 0)
+                self._paint(out, lines[y], width)
+            elif old is not line and old != line:
+                self._update_row(out, y, old, line)
+        self._erase_pen(out, DEFAULT_RENDITION)  # rows scrolled in: default blanks
+        self._move(out, height - 1, 0)
+        for following in range(height, count + height):
+            out.append("\n")
+            if following < count:  # the blank bottom row takes a line still to come
+                self._paint(out, lines[following], width)
+                self._erase_pen(out, DEFAULT_RENDITION)
+                out.append("\r")
+        self._cy, self._cx = height - 1, 0
+        self._rows = rows[count:] + [blank] * count if count < height else [blank] * height
+        return "".join(out).encode("utf-8", "replace")
+
+    def _paint(self, out: list[str], row: Row, width: int) -> None:
+        """Write `row` (cut to `width`) from the cursor, at column 0 of a blank row, run by
+        run; a blank tail is left to the row's blanks (scrollback lines come without it)."""
+        if row.width > width:
+            row = _fit(row, width)
+        cells, rends = row.cells, row.renditions
+        end = len(cells)
+        while end and cells[end - 1] == " " and _erasable(rends[end - 1]):
+            end -= 1
+        start = 0
+        while start < end:
+            rendition = rends[start]
+            stop = start + 1
+            while stop < end and rends[stop] is rendition:
+                stop += 1
+            if rendition is not self._pen and rendition != self._pen:
+                out.append(sgr(rendition))
+                self._pen = rendition
+            out.append(_sanitize("".join(cells[start:stop])))
+            start = stop
+        self._cx = -1  # sanitized cells may not have moved the cursor as counted: reposition
+
     # --- scrolling -------------------------------------------------------------------------
     def _scroll(
         self, out: list[str], base: list[Row], rows: list[Row], top: int, bottom: int
@@ -293,6 +387,27 @@ class Display:
             bottom = self._height - 1  # a full-screen scroll needs no scroll region
         # Scrolled-in lines take the current background (BCE): make it the default one.
         self._erase_pen(out, DEFAULT_RENDITION)
+        if self._scrollback:
+            self._delete_lines(out, top, bottom, shift)
+        else:
+            self._feed_lines(out, top, bottom, shift)
+        blank = blank_row(self._width)
+        return base[:top] + base[top + shift : bottom + 1] + [blank] * shift + base[bottom + 1 :]
+
+    def _delete_lines(self, out: list[str], top: int, bottom: int, shift: int) -> None:
+        """Scroll rows [top, bottom] up by `shift` with DL at `top`, which no terminal records
+        in its history (the scrollback's lines get there by `write_history` only)."""
+        region = bottom != self._height - 1
+        if region:
+            out.append(f"{CSI}{top + 1};{bottom + 1}r")  # DECSTBM; it homes the cursor
+            self._cy = self._cx = 0
+        self._move(out, top, 0)
+        out.append(CSI + "M" if shift == 1 else f"{CSI}{shift}M")
+        if region:
+            out.append(CSI + "r")
+            self._cy = self._cx = 0
+
+    def _feed_lines(self, out: list[str], top: int, bottom: int, shift: int) -> None:
         full = top == 0 and bottom == self._height - 1
         if not full:
             out.append(f"{CSI}{top + 1};{bottom + 1}r")  # DECSTBM; it homes the cursor
@@ -304,8 +419,6 @@ class Display:
         if not full:
             out.append(CSI + "r")
             self._cy = self._cx = 0
-        blank = blank_row(self._width)
-        return base[:top] + base[top + shift : bottom + 1] + [blank] * shift + base[bottom + 1 :]
 
     # --- one row ---------------------------------------------------------------------------
     def _update_row(self, out: list[str], y: int, old: Row, new: Row) -> None:
@@ -460,6 +573,19 @@ class Display:
         if self._bell_count is not None and frame.bell_count > self._bell_count:
             out.append("\x07")  # however many rang since the last frame: one is enough
         self._bell_count = frame.bell_count
+
+
+def _fit(row: Row, width: int) -> Row:
+    """A scrollback line cut or padded (default blanks) to `width` columns."""
+    if row.width == width:
+        return row
+    if row.width < width:
+        pad = width - row.width
+        return Row(row.cells + (" ",) * pad, row.renditions + (DEFAULT_RENDITION,) * pad)
+    cells = list(row.cells[:width])
+    if cells and is_wide(cells[-1]):
+        cells[-1] = " "  # its right half fell off the edge
+    return Row(tuple(cells), row.renditions[:width])
 
 
 def _needs_sending(wanted: str, sent: str | None) -> bool:

@@ -217,9 +217,11 @@ class Session:
         self._timers = timers
         self.protocol = protocol
         width, height = capped_size(width, height)
-        # The lines that scroll off the main screen (see "scrollback" below).
+        # The lines that scroll off the main screen (see "scrollback" below); a stock client
+        # (protocol 2) has no use for them, so its session keeps none.
         self.history = scrollback if scrollback is not None else History()
-        self.emulator = Emulator(width, height, history=self.history)
+        kept = self.history if protocol is Protocol.NATIVE else None
+        self.emulator = Emulator(width, height, history=kept)
         self.log = structlog.get_logger("moshd.session").bind(session_id=session_id)
         self.close_reason: CloseReason | None = None
         self.goodbye: Ending | None = None  # how the goodbye to the client went

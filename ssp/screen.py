@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ssp.codec import DecodeError, Reader, put_str, put_varint
 from ssp.width import char_width
+
+if TYPE_CHECKING:
+    from ssp.history import HistoryLines
 
 # --- colours: one int each, so renditions stay small and hashable --------------------------
 DEFAULT_COLOR = 0
@@ -254,6 +258,7 @@ _SCROLL = 9
 _ROW = 10
 _CLIPBOARD_CLEAR = 11
 _FAREWELL = 12
+_HISTORY = 13  # scrollback lines: the new end, how many were dropped, the lines
 
 _RUN_SIMPLE = 0  # every cell one code point: the text, split per code point
 _RUN_COMPLEX = 1  # cells joined by US (0x1F), which never stands in a cell
@@ -277,6 +282,12 @@ class Framebuffer:
     clipboard: Clipboard | None = None
     echo_ack: int = 0
     farewell: str = ""  # why the server ends the session, sent with its goodbye
+    # Scrollback (ssp.history): the number of the newest line released into this state, and
+    # where a diff finds lines by number. On the server `history` is the session's store; on
+    # the client, the lines the diff that made this state brought (None: it brought none).
+    # `history` is not part of the state's value (==): only `history_end` is.
+    history_end: int = 0
+    history: HistoryLines | None = None
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.height < 1:
@@ -301,6 +312,8 @@ class Framebuffer:
             clipboard=self.clipboard,
             echo_ack=self.echo_ack,
             farewell=self.farewell,
+            history_end=self.history_end,
+            history=self.history,
         )
 
     def subtract(self, prefix: Framebuffer) -> None:
@@ -321,6 +334,7 @@ class Framebuffer:
             and self.icon_name == other.icon_name
             and self.clipboard == other.clipboard
             and self.farewell == other.farewell
+            and self.history_end == other.history_end
             and self.rows == other.rows
         )
 
@@ -382,6 +396,8 @@ class Framebuffer:
         if self.farewell != old.farewell:
             out.append(_FAREWELL)
             put_str(out, self.farewell)
+        if self.history_end != old.history_end:
+            self._encode_history(out, old.history_end)
         for index, (new_row, base_row) in enumerate(zip(self.rows, base_rows, strict=True)):
             if new_row is not base_row and new_row != base_row:
                 out.append(_ROW)
@@ -389,9 +405,27 @@ class Framebuffer:
                 _encode_row(out, new_row)
         return bytes(out)
 
+    def _encode_history(self, out: bytearray, old_end: int) -> None:
+        """The scrollback lines after `old_end` through ours: those the history no longer has
+        as a count, then the rest, each with its own width."""
+        out.append(_HISTORY)
+        put_varint(out, self.history_end)
+        dropped, count, encoded = 0, 0, b""
+        if self.history_end > old_end:
+            if self.history is None:
+                dropped = self.history_end - old_end
+            else:
+                _, count, encoded = self.history.encoded(old_end, self.history_end)
+                dropped = self.history_end - old_end - count
+        put_varint(out, dropped)
+        put_varint(out, count)
+        out += encoded
+
     def apply(self, diff: bytes) -> None:
-        """Apply a diff made by `diff_from`. Raises `DecodeError` (leaving self unchanged)."""
+        """Apply a diff made by `diff_from`. Raises `DecodeError` (leaving self unchanged).
+        `history` becomes the scrollback lines the diff brought (None if it brought none)."""
         staged = self.copy()
+        staged.history = None
         staged._apply_into(Reader(diff))
         for name in Framebuffer.__slots__:
             setattr(self, name, getattr(staged, name))
@@ -439,6 +473,8 @@ class Framebuffer:
                 self.echo_ack = reader.varint()
             elif tag == _FAREWELL:
                 self.farewell = reader.str_()
+            elif tag == _HISTORY:
+                self._decode_history(reader)
             elif tag == _ROW:
                 index = reader.varint()
                 if index >= self.height:
@@ -446,6 +482,21 @@ class Framebuffer:
                 self.rows[index] = _decode_row(reader, self.width)
             else:
                 raise DecodeError(f"unknown screen diff tag {tag}")
+
+    def _decode_history(self, reader: Reader) -> None:
+        from ssp.history import Delivered  # ssp.history imports this module
+
+        end, dropped, count = reader.varint(), reader.varint(), reader.varint()
+        if dropped + count > end:
+            raise DecodeError("more scrollback lines than numbers")
+        lines = []
+        for _ in range(count):
+            width = reader.varint()
+            if width > 4096:
+                raise DecodeError("scrollback line too wide")
+            lines.append(_decode_row(reader, width))
+        self.history_end = end
+        self.history = Delivered(end, dropped, lines) if dropped or lines else None
 
 
 def _detect_scroll(old: list[Row], new: list[Row]) -> int:
@@ -463,6 +514,30 @@ def _detect_scroll(old: list[Row], new: list[Row]) -> int:
         if matches > best_matches:
             best_shift, best_matches = shift, matches
     return best_shift
+
+
+def encode_line(row: Row) -> bytes:
+    """A scrollback line as a diff carries it: its width, then its runs (as a row's)."""
+    out = bytearray()
+    put_varint(out, row.width)
+    _encode_row(out, row)
+    return bytes(out)
+
+
+def encode_text_line(text: str) -> bytes:
+    """`encode_line` of plain text in the default rendition (`ssp.history.text_row`),
+    without building the row."""
+    text = text.rstrip(" ")
+    out = bytearray()
+    put_varint(out, len(text))
+    if text:
+        out += b"\x01\x00\x00\x00"  # one run, default rendition
+        out.append(_RUN_SIMPLE)
+        put_varint(out, len(text))
+        put_str(out, text)
+    else:
+        out.append(0)  # no runs
+    return bytes(out)
 
 
 def _encode_row(out: bytearray, row: Row) -> None:

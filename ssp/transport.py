@@ -205,6 +205,12 @@ class Endpoint(Generic[L, R]):
         self._sender.calculate_timers(now)
 
     @property
+    def acked_local_state(self) -> L:
+        """The newest local state the peer has acknowledged (state 0 before any ack): the
+        screen's scrollback release (moshd.session) is counted from it. Do not mutate it."""
+        return self._sender.sent[0].state
+
+    @property
     def acked_sent_time(self) -> float:
         """When the newest state the peer has acknowledged was sent ("Last reply" in the UI)."""
         return self._sender.acked_timestamp

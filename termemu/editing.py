@@ -16,7 +16,12 @@ class Editing(ScreenBase):
         bottom = self.lines - 1 if margins is None else margins.bottom
         if y == bottom:
             grid = self.grid
-            del grid[0 if margins is None else margins.top]
+            if margins is None:
+                if self.history is not None:
+                    self._keep_scrolled_off(1)
+                del grid[0]
+            else:
+                del grid[margins.top]
             grid.insert(bottom, self._blank())
         elif y < self.lines - 1:
             self.cursor.y = y + 1
@@ -34,6 +39,8 @@ class Editing(ScreenBase):
     def scroll_up(self, count: int = 1) -> None:
         """SU: the scrolling region moves up; the cursor stays."""
         top, bottom = self.region()
+        if self.margins is None and self.history is not None:
+            self._keep_scrolled_off(min(max(count, 1), self.lines))
         self._delete_rows(top, bottom, count)
 
     def scroll_down(self, count: int = 1) -> None:

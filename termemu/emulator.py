@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import logging
 
+from ssp.history import History
 from ssp.screen import Framebuffer
 from termemu.parser import Parser
 from termemu.screen import EmulatorScreen
@@ -22,10 +23,18 @@ log = logging.getLogger(__name__)
 class Emulator:
     """The terminal the application runs in, as the daemon's session sees it."""
 
-    def __init__(self, width: int = 80, height: int = 24, fast_path: bool = True) -> None:
+    def __init__(
+        self,
+        width: int = 80,
+        height: int = 24,
+        fast_path: bool = True,
+        history: History | None = None,
+    ) -> None:
         """`fast_path=False` turns off the flood fast path (`termemu.flood`): every byte goes
-        through full emulation. The result is the same; tests compare the two."""
+        through full emulation. The result is the same; tests compare the two. `history`: where
+        the lines that scroll off the top of the main screen go (the session's scrollback)."""
         self._screen = EmulatorScreen(max(width, 1), max(height, 1))
+        self._screen.history = history
         self._parser = Parser(self._screen, fast_path)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
@@ -36,6 +45,10 @@ class Emulator:
     @property
     def height(self) -> int:
         return int(self._screen.lines)
+
+    @property
+    def history(self) -> History | None:
+        return self._screen.history
 
     @property
     def screen(self) -> EmulatorScreen:

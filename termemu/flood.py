@@ -43,6 +43,19 @@ character-set translation active, and the parser in its ground state. Inside a r
 4. The part after k is then fed through full emulation as usual, so the visible rows and the
    final cursor are computed by the same code as always.
 
+Scrollback. When the screen keeps its scrolled-off lines (`EmulatorScreen.history`, on the main
+screen with no scrolling region), the skipped lines are not invisible any more: they go to the
+history, in order, as full emulation would have put them there. That is done for the common
+shape of a flood, `_LINES`: lines of printable ASCII, SGR, EL and BEL, each ended by CR LF (as
+the PTY's ONLCR makes them), none wider than the screen (so no autowrap), starting from the
+bottom row at column 0 (`_skip_into_history`). Then the R rows on screen scroll off first (the
+bottom one with the run's first line drawn over it), followed by one line per text line, and
+the grid at the anchor is the last R of those. Lines between go to the history unbuilt: plain
+text as one string (`ssp.history`), styled text as blocks drawn when read
+(`termemu.scrollback`); in a long flood most are evicted first. Any other run (wide
+characters, TAB, lines that wrap) is emulated fully while scrollback is kept (slower, still
+right); before the cursor reaches the bottom row or column 0, the next look is a few lines on.
+
 The anchor is the last possible one, so full emulation sees about R lines per run. The scan is
 a handful of C-level string operations over the run (`re.match`, `str.count`, `rfind`), so the
 cost stays proportional to the data, and nothing is skipped unless the run is longer than R
@@ -55,8 +68,12 @@ import re
 
 from pyte import modes as mo
 
+from ssp.history import History, lazy_block_cost
+from ssp.screen import unpair_span
 from ssp.width import char_width
+from termemu.lines import Line, PhantomLine
 from termemu.screen import EmulatorScreen
+from termemu.scrollback import StyledBlock, emulate_lines
 from termemu.sgr import Pen, apply_sgr_memo
 
 # A run (see above). Printable = not C0, DEL or C1, as the parser's text class. The CSI forms
@@ -70,6 +87,10 @@ _SGR = re.compile(r"\x1b\[([0-9;:]*)m")
 # zero-width characters, no SGR).
 _ASCII_LINES = re.compile(r"[\x20-\x7e\n]*")
 _CONTROLS = "\x07\x08\t\n\r"  # the common ones, stripped at C speed first
+# The shape of run whose skipped lines go to the history (see "Scrollback" above).
+_LINES = re.compile(r"(?:[\x20-\x7e\r\n\x07]+|\x1b\[[0-9;:]*[mK])*")
+_TEXT_LF = re.compile(r"[^\r\n]\n")  # LF after text without a CR: the next line is not at x 0
+_DEFAULT_PEN = (0, 0, 0)
 
 
 def _column_after(x: int, printed: int, columns: int, autowrap: bool) -> int:
@@ -143,19 +164,32 @@ def skip_flood(screen: EmulatorScreen, data: str, pos: int, end: int) -> int:
     The caller guarantees the parser is in its ground state at pos and that data[pos:end] is
     a run.
     """
+    return skip_flood_at(screen, data, pos, end)[0]
+
+
+def skip_flood_at(screen: EmulatorScreen, data: str, pos: int, end: int) -> tuple[int, int | None]:
+    """`skip_flood`, and where to look again when nothing was skipped: None for the end of
+    the run, or a position a few lines on when the screen may be ready there (scrollback)."""
     if screen.translating:
-        return pos  # DEC graphics: keep it simple, floods of it do not happen
+        return pos, None  # DEC graphics: keep it simple, floods of it do not happen
     top, bottom = screen.region()
     y = screen.cursor.y
     if not top <= y <= bottom:
-        return pos  # above the region rows would stay; below it LF does not scroll
+        return pos, None  # above the region rows would stay; below it LF does not scroll
     region = bottom - top + 1
     if data.count("\n", pos, end) <= region:
-        return pos
+        return pos, None
     # `last` is the region-th LF from the end: from it on, R line feeds (invariant 3).
     last = end
     for _ in range(region):
         last = data.rfind("\n", pos, last)
+    if screen.history is not None and screen.margins is None and screen.grid_is_main:
+        return _skip_into_history(screen, data, pos, end, last)
+    return _skip(screen, data, pos, last, top, bottom), None
+
+
+def _skip(screen: EmulatorScreen, data: str, pos: int, last: int, top: int, bottom: int) -> int:
+    y = screen.cursor.y
     anchor, x = _anchor(screen, data, pos, last)
     if anchor <= pos or data.count("\n", pos, anchor) < bottom - y:
         return pos  # nothing to skip, or the cursor might not have reached `bottom` (2.)
@@ -181,3 +215,147 @@ def _anchor(screen: EmulatorScreen, data: str, pos: int, last: int) -> tuple[int
     printed = (lf - pos) - data.count("\n", pos, lf)
     autowrap = mo.DECAWM in screen.mode
     return lf + 1, _column_after(screen.cursor.x, printed, screen.columns, autowrap)
+
+
+def _skip_into_history(
+    screen: EmulatorScreen, data: str, pos: int, end: int, last: int
+) -> tuple[int, int | None]:
+    """The skip when the scrolled-off lines go to the history (see "Scrollback" above)."""
+    cursor = screen.cursor
+    bottom = screen.lines - 1
+    if cursor.y != bottom or cursor.x != 0:
+        # Look again once the cursor has reached the bottom row and column 0 (a CR LF does).
+        retry = pos
+        for _ in range(bottom - cursor.y + 1):
+            retry = data.find("\n", retry, end) + 1
+            if not retry:
+                return pos, None
+        return pos, retry
+    if mo.IRM in screen.mode:
+        return pos, None
+    anchor = data.rfind("\r", pos, last) + 1
+    if anchor <= pos:
+        return pos, None
+    prefix = data[pos:anchor]  # ends with CR
+    whole = _LINES.match(prefix)  # (not fullmatch: that would backtrack without end)
+    if whole is None or whole.end() != len(prefix):
+        return pos, None
+    body = prefix[:-1]
+    feeds = body.count("\n")
+    crlf = body.count("\r\n")
+    if not feeds or body.count("\r") != crlf:
+        return pos, None  # nothing to skip, or a CR not ending a line
+    if feeds != crlf and _TEXT_LF.search(body) is not None:
+        return pos, None  # text ended by a bare LF: the next line does not start at x 0
+    styled = "\x1b" in body or "\x07" in body or screen.pen_tuple != _DEFAULT_PEN
+    plain = _RUN_CSI.sub("", body) if "\x1b" in body else body
+    if "\x07" in plain:
+        plain = plain.replace("\x07", "")
+    columns = screen.columns
+    # Rows per line: one, unless a line is wider than the screen (and autowrap is on). Then
+    # `sizes` has each line's rows: n characters take ceil(n / columns) rows (a full last row
+    # is a pending wrap, which the CR ends).
+    sizes: list[int] | None = None
+    long = plain.find("\n") > columns + 1 or _long_line(columns).search(plain) is not None
+    if long:
+        styled = True  # drawn by emulation: they wrap, or (autowrap off) overwrite the edge
+        if mo.DECAWM in screen.mode:
+            lengths = map(len, plain.replace("\r", "").split("\n"))
+            sizes = [-(-length // columns) or 1 for length in lengths]
+    # Lines 0 .. feeds of the text: line 0 is drawn over the bottom row. In the order they
+    # scroll off: the rows on screen, line 0's, those of lines 1 .. feeds-1 (as blocks, built
+    # only if read), then line `feeds`'s, on whose last row the cursor is at the anchor.
+    first_end = body.find("\n")
+    last_lf = body.rfind("\n")
+    bottom_line = screen.grid[bottom]
+    first = Line(list(bottom_line.chars), list(bottom_line.rends), None)
+    history = screen.history
+    assert history is not None
+    modes = screen.mode
+    head: list[Line] = []
+    if styled:
+        head, first, pen = emulate_lines(columns, modes, screen.pen_tuple, first, body[:first_end])
+    else:
+        text = body[:first_end].rstrip("\r")
+        size = len(text)
+        unpair_span(first.chars, 0, size)
+        first.chars[0:size] = text
+        first.rends[0:size] = [screen.pen] * size
+        pen = screen.pen_tuple
+    history.extend_lazy([*screen.grid[:bottom], *head, first], columns)
+    if feeds > 1:
+        if styled:
+            _add_styled_lines(history, body, first_end, last_lf, pen, columns, modes, sizes)
+            pen = _pen_after(body[first_end:last_lf], pen)
+        else:
+            history.add_text_block(body[first_end + 1 : last_lf], feeds - 1)
+    if styled:
+        lines, last_line, pen = emulate_lines(columns, modes, pen, None, body[last_lf:])
+        history.extend_lazy(lines[1:], columns)
+    else:
+        last_line = _text_line(body[last_lf + 1 :], columns, screen)
+    # Everything above the cursor's row is in the history now, and scrolls off before the
+    # run ends (invariant 3): placeholders hold those rows meanwhile, and are not kept again
+    # when they go (ScreenBase._keep_scrolled_off).
+    placeholder = PhantomLine(columns)
+    last_char = _last_printed(prefix, columns)
+    screen.grid = [placeholder] * bottom + [last_line]
+    screen.skipped_text(0, bottom, pen, body.count("\x07"), last_char)
+    return anchor, None
+
+
+def _add_styled_lines(
+    history: History,
+    body: str,
+    start: int,
+    end: int,
+    pen: Pen,
+    columns: int,
+    modes: set[int],
+    sizes: list[int] | None,
+) -> None:
+    """The lines of body[start:end] (which starts with the LF before the first, line 1 of the
+    text, and holds an LF between each two) as blocks of at most _BLOCK_LINES lines, so that
+    reading a few builds few. `sizes`: each text line's rows (None: one each)."""
+    line = 1
+    while start < end:
+        stop = start
+        for _ in range(_BLOCK_LINES):
+            stop = body.find("\n", stop + 1, end)
+            if stop < 0:
+                stop = end
+                break
+        text = body[start:stop]
+        count = text.count("\n")
+        block_rows = count if sizes is None else sum(sizes[line : line + count])
+        history.add_lazy_block(
+            StyledBlock(text, pen, columns, modes),
+            block_rows,
+            lazy_block_cost(len(text), block_rows),
+        )
+        line += count
+        if stop < end:
+            pen = _pen_after(text, pen)
+        start = stop
+
+
+def _long_line(columns: int) -> re.Pattern[str]:
+    """Finds a line after the first with more than `columns` characters."""
+    pattern = _LONG_LINES.get(columns)
+    if pattern is None:
+        pattern = _LONG_LINES[columns] = re.compile(f"\\n[^\\r\\n]{{{columns + 1}}}")
+    return pattern
+
+
+_LONG_LINES: dict[int, re.Pattern[str]] = {}
+_BLOCK_LINES = 256
+
+
+def _text_line(text: str, columns: int, screen: EmulatorScreen) -> Line:
+    """A line scrolled in blank (in the background colour) with `text` drawn from column 0."""
+    size = len(text)
+    return Line(
+        list(text) + [" "] * (columns - size),
+        [screen.pen] * size + [screen.bce] * (columns - size),
+        None,
+    )

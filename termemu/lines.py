@@ -12,7 +12,7 @@ a broken pair is repaired, is `ssp.screen`'s (`is_wide`, `unpair_span`, `repair_
 
 from __future__ import annotations
 
-from ssp.screen import DEFAULT_RENDITION, Rendition, Row, blank_row, is_wide
+from ssp.screen import DEFAULT_COLOR, DEFAULT_RENDITION, Rendition, Row, blank_row, is_wide
 
 
 class Line:
@@ -29,6 +29,58 @@ class Line:
         row = Row(tuple(self.chars), tuple(self.rends))
         self.row = row
         return row
+
+    # --- as a scrollback entry (ssp.history.LazyRow): only once it scrolled off for good ----
+    def history_row(self) -> Row:
+        return history_row(self)
+
+    def cells_count(self) -> int:
+        return len(self.chars)
+
+
+class PhantomLine(Line):
+    """A row the flood fast path (`termemu.flood`) leaves above the cursor for the rest of a
+    run to scroll off: its line is in the scrollback already, so it is not kept again, and it
+    is gone before anything can show it."""
+
+    __slots__ = ()
+
+    def __init__(self, width: int) -> None:
+        super().__init__([" "] * width, [DEFAULT_RENDITION] * width, blank_row(width))
+
+
+def history_row(line: Line) -> Row:
+    """The line as scrollback keeps it: a `Row` without its trailing blanks (blank cells
+    whose rendition shows nothing: default background, no attributes)."""
+    chars = line.chars
+    width = len(chars)
+    if not width or chars[-1] != " ":
+        return line.row or line.freeze()
+    joined = "".join(chars)
+    if len(joined) == width:  # one code point per cell: the common case, at C speed
+        end = len(joined.rstrip(" "))
+    else:
+        end = width
+        while end and chars[end - 1] == " ":
+            end -= 1
+    rends = line.rends
+    tail = rends[end:]
+    if len(set(map(id, tail))) == 1:
+        if not _blank_looking(tail[0]):
+            return line.row or line.freeze()
+    else:
+        keep = end
+        for col in range(end, width):
+            if not _blank_looking(rends[col]):
+                keep = col + 1
+        end = keep
+    if end == width:
+        return line.row or line.freeze()
+    return Row(tuple(chars[:end]), tuple(rends[:end]))
+
+
+def _blank_looking(rendition: Rendition) -> bool:
+    return rendition.bg == DEFAULT_COLOR and rendition.attrs == 0
 
 
 def blank_line(width: int, rendition: Rendition) -> Line:

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from termemu.flood import run_end, skip_flood
+from termemu.flood import run_end, skip_flood_at
 from termemu.screen import PRIMARY_DA, EmulatorScreen
 
 # The standard library's logging, not structlog: termemu must not depend on the daemon's
@@ -199,8 +199,10 @@ class Parser:
         try:
             end = run_end(data, pos)
             if end > pos:
-                resume = skip_flood(self.screen, data, pos, end)
+                resume, retry = skip_flood_at(self.screen, data, pos, end)
                 self.skipped += resume - pos
+                if resume == pos and retry is not None:
+                    return pos, retry  # scrollback: the screen may be ready a few lines on
                 return resume, max(end, pos + self.flood_recheck)
         except Exception:  # a bug: skip_flood changes nothing before it is sure; emulate fully
             self.errors += 1

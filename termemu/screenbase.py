@@ -20,6 +20,7 @@ from pyte import charsets as cs
 from pyte import modes as mo
 from pyte.screens import Cursor, Margins
 
+from ssp.history import History
 from ssp.screen import (
     CHOICE_MODES,
     DEFAULT_COLOR,
@@ -70,6 +71,10 @@ class ScreenBase(pyte.Screen):  # pyte 0.8.2 ships py.typed
         self.bell_count = 0
         self.clipboard: Clipboard | None = None
         self.grid: list[Line] = []
+        # Where lines that scroll off the top of the main screen go (the session's scrollback;
+        # None: nowhere). Only a scroll of the whole screen counts, as in tmux: LF, IND, NEL
+        # or autowrap at the bottom row, and SU, with no scrolling region (margins None).
+        self.history: History | None = None
         self._main_grid: list[Line] | None = None  # the main screen while the alternate shows
         self._alt_saved: tuple[int, int, Pen] | None = None  # ?1049's cursor save
         self._modes_key: tuple[object, ...] = ()
@@ -136,8 +141,29 @@ class ScreenBase(pyte.Screen):  # pyte 0.8.2 ships py.typed
             self._blank_bce = bce
         return Line([" "] * cols, [bce] * cols, row)
 
+    def _keep_scrolled_off(self, count: int) -> None:
+        """The top `count` lines of the whole-screen region are about to scroll off: keep
+        them in the scrollback, unless the alternate screen shows (its lines never count)."""
+        history = self.history
+        if history is None or self._main_grid is not None:
+            return
+        # The lines themselves: nothing changes them once off the grid, and most of a flood's
+        # are evicted before anyone reads them (ssp.history turns them into rows if read).
+        if count == 1:
+            line = self.grid[0]
+            if line.__class__ is Line:  # not a PhantomLine (termemu.lines)
+                history.append_lazy(line)
+        else:
+            lines = [line for line in self.grid[:count] if line.__class__ is Line]
+            history.extend_lazy(lines, self.columns)
+
     def _blanks(self, count: int) -> list[Line]:
         return [self._blank() for _ in range(count)]
+
+    @property
+    def grid_is_main(self) -> bool:
+        """Whether the main screen shows (not the alternate one)."""
+        return self._main_grid is None
 
     @property
     def translating(self) -> bool:

@@ -69,9 +69,13 @@ def test_a_crash_restores_termios_modes_and_screen(alternate_screen: bool) -> No
         assert status != 0  # it really crashed
         assert b"forced failure in the render task" in output
         assert termios.tcgetattr(slave) == before  # cooked mode is back, exactly
-        entered = output.index(b"\x1b[?1049h")
-        assert output.index(b"\x1b[?1049l") > entered  # left the alternate screen
+        entered = output.index(b"\x1b[22;0t")  # Display.open: the title pushed
+        if alternate_screen and b"\x1b[?1049h" in output:
+            assert output.index(b"\x1b[?1049l") > output.index(b"\x1b[?1049h")  # left it
+        else:  # moshd's scrollback keeps the session on the main screen (mosh_client.display)
+            assert b"\x1b[?1049" not in output
         assert output.rfind(b"\x1b[?25h") > entered  # cursor visible again
+        assert output.rfind(b"\x1b[?7h") > entered  # autowrap back on
     finally:
         os.close(master)
         os.close(slave)

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ssp.codec import DecodeError
+from ssp.history import History
 from ssp.screen import (
     BOLD,
     CHOICE_MODES,
@@ -75,6 +76,22 @@ def rows(draw: st.DrawFn, width: int) -> Row:
             cells.append(draw(NARROW))
             rends.append(run)
     return Row(tuple(cells), tuple(rends))
+
+
+@st.composite
+def any_width_rows(draw: st.DrawFn) -> Row:
+    """Scrollback lines keep their own width (0 when the line was blank)."""
+    return draw(rows(draw(st.integers(0, 30))))
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> History:
+    """A store with some lines kept and, sometimes, some evicted."""
+    store = History(limit=draw(st.integers(0, 20)))
+    store.skip(draw(st.integers(0, 5)))
+    store.extend_rows(draw(st.lists(any_width_rows(), max_size=25)))
+    store.extend_text(draw(st.lists(st.text("ab c", max_size=8), max_size=5)), 8)
+    return store
 
 
 modes = st.builds(
@@ -220,6 +237,9 @@ _FIELD_VALUES: dict[str, Callable[[Framebuffer], st.SearchStrategy[object]]] = {
     "clipboard": lambda fb: clipboards,
     "echo_ack": lambda fb: st.integers(0, 2**63),
     "farewell": lambda fb: st.text(max_size=30),
+    # history_end and history (the store it reads lines from) change together: see below
+    "history_end": lambda fb: st.integers(0, 60),
+    "history": lambda fb: histories(),
 }
 _GEOMETRY = ("width", "height")
 
@@ -236,6 +256,16 @@ def _differing_only_in(data: st.DataObject, base: Framebuffer, name: str) -> Fra
         variant.cursor_col = min(base.cursor_col, resized.width - 1)
         return variant
     assert name in _FIELD_VALUES, f"Framebuffer.{name} is new: give it values in _FIELD_VALUES"
+    if name in ("history_end", "history"):
+        # A new end comes with a store holding (some of) the lines up to it; a new store
+        # alone changes no line of the state.
+        store = data.draw(histories(), label="store")
+        variant.history = store
+        if name == "history_end":
+            end = data.draw(st.integers(0, store.end), label="history_end")
+            assume(end != base.history_end)
+            variant.history_end = end
+        return variant
     value = data.draw(_FIELD_VALUES[name](base), label=name)
     assume(value != getattr(base, name))
     setattr(variant, name, value)
@@ -252,7 +282,22 @@ def test_the_diff_carries_every_field(name: str, data: st.DataObject) -> None:
     applied.apply(variant.diff_from(base))
     # Field by field rather than ==, which is written by hand and could forget a field too.
     for field in dataclasses.fields(Framebuffer):
+        if field.name == "history":  # a source of lines: compare the lines it gives
+            assert history_lines(applied, base.history_end) == history_lines(
+                variant, base.history_end
+            )
+            continue
         assert getattr(applied, field.name) == getattr(variant, field.name), field.name
+
+
+def history_lines(fb: Framebuffer, after: int) -> tuple[int, list[Row]]:
+    """The scrollback lines `fb` holds after line `after`: (how many are missing, the rest)."""
+    if fb.history_end <= after:
+        return 0, []
+    if fb.history is None:
+        return fb.history_end - after, []
+    _, lines = fb.history.rows(after, fb.history_end)
+    return fb.history_end - after - len(lines), lines
 
 
 @settings(max_examples=100, deadline=None)

@@ -1,0 +1,74 @@
+"""Scrollback lines the flood fast path (`termemu.flood`) skipped, built when someone reads them.
+
+Lines drawn with colours (SGR) or erased in part (EL) cannot be made from their text alone: the
+pen and the background colour erase uses change as they go. Such a line is drawn the way full
+emulation draws it, on a screen of one row of the same width and modes: on a line of its own,
+an LF at the bottom row is all that happens between lines, so one row behaves exactly as the
+bottom row of the whole screen did (`termemu.flood` only hands over text whose lines never
+wrap). `emulate_lines` does it at once (for the few lines the fast path puts on the screen);
+`StyledBlock` does it when the history is read (`ssp.history.LazyBlock`), which in a flood is
+rare: most lines are evicted unread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ssp.history import History, LazyRow
+from ssp.screen import Row
+from termemu.lines import Line, history_row
+from termemu.screen import EmulatorScreen
+from termemu.sgr import Pen
+
+
+class _Collect(History):
+    """The one-row screen's history: the lines themselves, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(limit=0)
+        self.lines: list[LazyRow] = []
+
+    def append_lazy(self, line: LazyRow) -> None:
+        self.lines.append(line)
+
+    def extend_lazy(self, lines: Sequence[LazyRow], width: int) -> None:
+        self.lines += lines
+
+
+def emulate_lines(
+    columns: int, modes: set[int], pen: Pen, first: Line | None, text: str
+) -> tuple[list[Line], Line, Pen]:
+    """Draw `text` on one row `columns` wide (showing `first`, or blank), cursor at column 0,
+    with `modes` and `pen`: (the lines that scrolled off, the row left, the pen left)."""
+    from termemu.parser import Parser  # the parser imports termemu.flood, which imports us
+
+    screen = EmulatorScreen(columns, 1)
+    screen.mode = set(modes)
+    screen._set_pen(pen)
+    if first is not None:
+        screen.grid = [first]
+    sink = _Collect()
+    screen.history = sink
+    Parser(screen, fast_path=False).feed(text)
+    lines = [line for line in sink.lines if isinstance(line, Line)]
+    return lines, screen.grid[0], screen.pen_tuple
+
+
+class StyledBlock:
+    """`count` lines of a flood: `text` starts with the LF before the first of them and holds
+    the LF between each two; drawn from `pen` when read."""
+
+    __slots__ = ("_columns", "_modes", "_pen", "_text")
+
+    def __init__(self, text: str, pen: Pen, columns: int, modes: set[int]) -> None:
+        self._text = text
+        self._pen = pen
+        self._columns = columns
+        self._modes = frozenset(modes)
+
+    def block_rows(self) -> list[Row]:
+        # The leading LF scrolls the blank row off first; the final one, the last line.
+        lines, _, _ = emulate_lines(
+            self._columns, set(self._modes), self._pen, None, self._text + "\n"
+        )
+        return [history_row(line) for line in lines[1:]]

@@ -1,0 +1,146 @@
+"""The emulator's scrollback capture (EmulatorScreen.history) and the flood fast path's part in
+it: which scrolls count (tmux's rule: the whole screen scrolls, on the main screen), what a
+captured line holds, and that the fast path hands over exactly the lines full emulation does."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ssp.history import History
+from ssp.screen import DEFAULT_RENDITION, Row, intern_rendition, palette_color
+from termemu.emulator import Emulator
+from tests.unit.termemu.test_flood import SCALE, Case, deep_state, streams
+from tests.unit.termemu.test_fuzz import feed_in_pieces
+
+
+def emulator(width: int = 10, height: int = 3, fast_path: bool = True) -> Emulator:
+    return Emulator(width, height, fast_path=fast_path, history=History(limit=100_000))
+
+
+def texts(em: Emulator) -> list[str]:
+    history = em.history
+    assert history is not None
+    dropped, rows = history.rows(0, history.end)
+    assert dropped == 0
+    return [row.text for row in rows]
+
+
+def test_line_feeds_at_the_bottom_keep_the_top_line() -> None:
+    em = emulator()
+    em.feed(b"one\r\ntwo\r\nthree\r\nfour\r\nfive")
+    assert texts(em) == ["one", "two"]
+    assert em.snapshot().text_lines() == ["three", "four", "five"]
+
+
+def test_ind_nel_autowrap_and_su_count_too() -> None:
+    em = emulator(width=4)
+    em.feed(b"\x1b[3;1Ha\x1bDb\x1bEc")  # IND and NEL at the bottom row
+    em.feed(b"wxyz0123")  # autowrap at the bottom row
+    em.feed(b"\x1b[2S")  # SU
+    assert texts(em) == ["", "", "a", " b", "cwxy", "z012"]
+
+
+def test_renditions_are_kept_and_blank_tails_dropped() -> None:
+    em = emulator()
+    em.feed(b"\x1b[31mred\x1b[m plain\r\n\x1b[44mblue\x1b[K\x1b[m\r\n\r\n\r\n")
+    history = em.history
+    assert history is not None
+    _, rows = history.rows(0, history.end)
+    red = intern_rendition(palette_color(1), 0, 0)
+    assert rows[0] == Row(tuple("red plain"), (red,) * 3 + (DEFAULT_RENDITION,) * 6)
+    # A coloured background erased to the edge shows: it stays.
+    assert rows[1].width == 10 and rows[1].text == "blue      "
+
+
+def test_a_scrolling_region_keeps_nothing() -> None:
+    em = emulator(height=4)
+    em.feed(b"\x1b[1;3r\x1b[3;1H" + b"x\r\n" * 5)  # region rows 1-3 of 4
+    em.feed(b"\x1b[2;4r\x1b[4;1H" + b"y\r\n" * 5)  # region rows 2-4
+    assert texts(em) == []
+    em.feed(b"\x1b[r\x1b[4;1H" + b"z\r\n")  # the whole screen again
+    assert len(texts(em)) == 1
+
+
+def test_the_alternate_screen_keeps_nothing() -> None:
+    em = emulator()
+    em.feed(b"main\r\n\x1b[?1049h" + b"alt\r\n" * 10 + b"\x1b[2S")
+    assert texts(em) == []
+    em.feed(b"\x1b[?1049l\r\n\r\n\r\n")  # back on the main screen: it counts again
+    assert texts(em) == ["main", ""]  # the cursor came back to row 1
+
+
+def test_clearing_and_deleting_lines_keep_nothing() -> None:
+    em = emulator()
+    em.feed(b"a\r\nb\r\nc\x1b[2J\x1b[H\x1b[M\x1b[3J\x1bc")
+    assert texts(em) == []
+
+
+def test_the_flood_path_skips_yet_keeps_every_line() -> None:
+    data = b"".join(b"%d\r\n" % n for n in range(1, 20001))
+    fast, full = emulator(80, 24), emulator(80, 24, fast_path=False)
+    for start in range(0, len(data), 16384):
+        fast.feed(data[start : start + 16384])
+    full.feed(data)
+    assert fast._parser.skipped > len(data) // 2  # the fast path did skip
+    assert texts(fast) == texts(full) == [str(n) for n in range(1, 19978)]
+
+
+def test_the_flood_path_counts_lines_past_the_limit_as_evicted() -> None:
+    em = Emulator(80, 24, history=History(limit=100))
+    em.feed(b"".join(b"%d\r\n" % n for n in range(1, 5001)))
+    history = em.history
+    assert history is not None
+    assert history.end == 4977
+    dropped, rows = history.rows(0, history.end)
+    assert dropped == history.first >= 4977 - 100 - 64
+    assert [r.text for r in rows][-3:] == ["4975", "4976", "4977"]
+
+
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.integers(1, 40))
+def test_fast_path_keeps_the_same_lines_as_full_emulation(case: Case, limit: int) -> None:
+    """Whatever the bytes and the cuts: the same history (lines, renditions, numbers and
+    evictions) and the same state as full emulation."""
+    data, size, cuts, recheck = case
+    fast = Emulator(*size, history=History(limit=limit))
+    fast._parser.flood_recheck = recheck
+    feed_in_pieces(fast, data, cuts)
+    full = Emulator(*size, fast_path=False, history=History(limit=limit))
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.end == b.end
+    # Eviction happens in batches, so compare what both still hold.
+    after = max(a.first, b.first)
+    assert a.rows(after, a.end) == b.rows(after, b.end)
+
+
+@settings(max_examples=100 * SCALE, deadline=None)
+@given(
+    st.lists(st.text("ab \x1b[m", max_size=30), min_size=30, max_size=200),
+    st.integers(5, 40),
+    st.integers(2, 8),
+)
+def test_plain_floods_take_the_fast_path(lines: list[str], width: int, height: int) -> None:
+    """Plain runs (text, CR LF), the shape the fast path hands over without emulating it."""
+    text = "".join(line.replace("\x1b", "") + "\r\n" for line in lines)
+    data = text.encode()
+    fast = Emulator(width, height, history=History(limit=10_000))
+    fast.feed(data)
+    full = Emulator(width, height, fast_path=False, history=History(limit=10_000))
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    assert texts(fast) == texts(full)
+    if max(len(line.replace("\x1b", "")) for line in lines) <= width:
+        assert fast._parser.skipped  # nothing wraps: the fast path took it
+
+
+def test_lines_kept_before_a_resize_stay_and_later_ones_have_the_new_width() -> None:
+    em = emulator(width=10, height=2)
+    em.feed(b"0123456789\r\nabcdefghij\r\n")
+    em.resize(4, 2)
+    em.feed(b"\r\nKLMNOPQ\r\n")  # wraps at the new width
+    # The kept line stays whole; the one still on screen was cut by the resize (no reflow).
+    assert texts(em) == ["0123456789", "abcd", "", "KLMN"]
