@@ -210,8 +210,12 @@ class ClientApp:
     def _frame_output(self, now: float) -> bytes:
         """The scrollback lines that came since the last draw, then the frame."""
         frame = self._compose(now)
-        lines = self.display.write_history(self.history.drain(), frame.width, frame.height)
-        return lines + self.display.draw(frame)
+        switch = self.display.show_screen(frame.alternate_screen)
+        # Lines that scrolled off the main screen go to its history: they wait while the
+        # application shows its alternate screen.
+        pending = [] if frame.alternate_screen else self.history.drain()
+        lines = self.display.write_history(pending, frame.width, frame.height)
+        return switch + lines + self.display.draw(frame)
 
     def _compose(self, now: float) -> Framebuffer:
         endpoint = self.network.endpoint

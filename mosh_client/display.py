@@ -196,6 +196,10 @@ class Display:
         screen is then never used, whatever `alternate_screen` says."""
         self._scrollback = scrollback
         self._alternate = alternate_screen and not scrollback
+        # Scrollback sessions: the real alternate screen shows while the application's does
+        # (`show_screen`), and what we drew on the main screen is kept for when it comes back.
+        self._on_alternate = False
+        self._main_screen: tuple[list[Row], int, int] | None = None
         self._prefix = title_prefix
         self._title_sent: str | None = ""  # "" = never set by us; None = unknown
         self._icon_sent: str | None = ""
@@ -231,6 +235,27 @@ class Display:
         self._cy = self._cx = 0
         return out.encode()
 
+    def show_screen(self, alternate: bool) -> bytes:
+        """Scrollback sessions: switch the real terminal to its alternate screen while the
+        application shows its own (so that its scrolling, and the mouse wheel, stay off the
+        history, as when the application runs locally), and back. The main screen's contents
+        come back with it (?1049 saves and restores them), so its model is kept meanwhile."""
+        if not self._scrollback or alternate == self._on_alternate:
+            return b""
+        self._on_alternate = alternate
+        if alternate:
+            if self._rows is not None:
+                self._main_screen = (self._rows, self._width, self._height)
+            self._rows = None  # the alternate screen starts cleared: repaint on it
+            return b"\x1b[?1049h"
+        saved, self._main_screen = self._main_screen, None
+        self._rows = None
+        if saved is not None:
+            self._rows, self._width, self._height = saved
+        self._pen = None  # ?1049l restores the cursor and pen saved on entering
+        self._cy = self._cx = -1
+        return b"\x1b[?1049l"
+
     def invalidate(self) -> None:
         """The terminal may show anything (Ctrl-L, a local resize): repaint everything next."""
         self._forget()
@@ -239,6 +264,9 @@ class Display:
     def close(self) -> bytes:
         """Give the terminal back as we found it."""
         out = [_MODES_OFF, "\x1b[0m", _SHOW_CURSOR, _AUTOWRAP_ON, _POP_TITLE]
+        if self._on_alternate:
+            out.append("\x1b[?1049l")  # back to the main screen, as the application left it
+            self._on_alternate, self._rows, self._main_screen = False, None, None
         if self._alternate:
             out.append("\x1b[?1049l")
         elif self._rows is not None:

@@ -235,4 +235,5 @@ def compose(remote: Framebuffer, width: int, height: int, notification: str | No
         bell_count=remote.bell_count,
         clipboard=remote.clipboard,
         echo_ack=remote.echo_ack,
+        alternate_screen=remote.alternate_screen,
     )

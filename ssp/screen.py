@@ -259,6 +259,7 @@ _ROW = 10
 _CLIPBOARD_CLEAR = 11
 _FAREWELL = 12
 _HISTORY = 13  # scrollback lines: the new end, how many were dropped, the lines
+_ALTERNATE_SCREEN = 14  # the application switched screens: 1 alternate, 0 main
 
 _RUN_SIMPLE = 0  # every cell one code point: the text, split per code point
 _RUN_COMPLEX = 1  # cells joined by US (0x1F), which never stands in a cell
@@ -282,6 +283,9 @@ class Framebuffer:
     clipboard: Clipboard | None = None
     echo_ack: int = 0
     farewell: str = ""  # why the server ends the session, sent with its goodbye
+    # The application shows its alternate screen (?47/?1047/?1049): the client then shows it
+    # on the real terminal's alternate screen too, whose scrolling reaches no history.
+    alternate_screen: bool = False
     # Scrollback (ssp.history): the number of the newest line released into this state, and
     # where a diff finds lines by number. On the server `history` is the session's store; on
     # the client, the lines the diff that made this state brought (None: it brought none).
@@ -312,6 +316,7 @@ class Framebuffer:
             clipboard=self.clipboard,
             echo_ack=self.echo_ack,
             farewell=self.farewell,
+            alternate_screen=self.alternate_screen,
             history_end=self.history_end,
             history=self.history,
         )
@@ -334,6 +339,7 @@ class Framebuffer:
             and self.icon_name == other.icon_name
             and self.clipboard == other.clipboard
             and self.farewell == other.farewell
+            and self.alternate_screen == other.alternate_screen
             and self.history_end == other.history_end
             and self.rows == other.rows
         )
@@ -396,6 +402,9 @@ class Framebuffer:
         if self.farewell != old.farewell:
             out.append(_FAREWELL)
             put_str(out, self.farewell)
+        if self.alternate_screen != old.alternate_screen:
+            out.append(_ALTERNATE_SCREEN)
+            put_varint(out, int(self.alternate_screen))
         if self.history_end != old.history_end:
             self._encode_history(out, old.history_end)
         for index, (new_row, base_row) in enumerate(zip(self.rows, base_rows, strict=True)):
@@ -475,6 +484,11 @@ class Framebuffer:
                 self.farewell = reader.str_()
             elif tag == _HISTORY:
                 self._decode_history(reader)
+            elif tag == _ALTERNATE_SCREEN:
+                flag = reader.varint()
+                if flag > 1:
+                    raise DecodeError("alternate screen flag out of range")
+                self.alternate_screen = bool(flag)
             elif tag == _ROW:
                 index = reader.varint()
                 if index >= self.height:

@@ -94,6 +94,7 @@ class Emulator:
             bell_count=screen.bell_count,
             clipboard=screen.clipboard,
             echo_ack=echo_ack,
+            alternate_screen=not screen.grid_is_main,
         )
         fb.rows = rows  # every _Line has exactly `width` cells, and there are `lines` of them
         return fb

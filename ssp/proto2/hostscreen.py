@@ -13,8 +13,8 @@ a retransmission before the first ack) carries the size and a repaint from a cle
 
 Equality must agree with the diff being empty, or the sender would keep finding a "new" state
 with nothing to send: so the framebuffer is trimmed, when a state is made, of what no
-protocol-2 frame carries (the farewell, scrollback, the cursor-key and keypad modes, which
-upstream's server never forwards).
+protocol-2 frame carries (the farewell, the alternate-screen flag, scrollback, the cursor-key
+and keypad modes, which upstream's server never forwards).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class HostScreen:
     def of(cls, fb: Framebuffer) -> HostScreen:
         """The state showing `fb` (a fresh snapshot, which this takes over and trims)."""
         fb.farewell = ""
+        fb.alternate_screen = False  # upstream's client has no alternate screen
         fb.history_end = 0
         fb.history = None
         if fb.modes.app_cursor_keys or fb.modes.app_keypad:

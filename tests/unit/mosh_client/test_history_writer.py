@@ -120,3 +120,42 @@ def test_without_scrollback_the_alternate_screen_is_used_and_with_it_never() -> 
     with_history = Display(scrollback=True, alternate_screen=True)
     assert b"\x1b[?1049h" not in with_history.open()
     assert b"\x1b[?1049l" not in with_history.close()
+
+
+def _output(display: Display, fb: Framebuffer, lines: list[Row] | None = None) -> bytes:
+    """What the app writes for one frame: the screen switch, history lines (only on the main
+    screen), then the frame (mosh_client.app `_frame_output`)."""
+    switch = display.show_screen(fb.alternate_screen)
+    history = [] if fb.alternate_screen else (lines or [])
+    return switch + display.write_history(history, fb.width, fb.height) + display.draw(fb)
+
+
+def test_the_applications_alternate_screen_is_the_terminals_and_adds_no_history() -> None:
+    shell = frame(["$ vim", "p2"])
+    display, terminal = setup(shell)
+    editor = [f"line {n}" for n in range(HEIGHT)]
+    for shift in range(4):  # the editor scrolls its own screen: nothing reaches the history
+        screen = frame(editor[shift:] + [f"line {HEIGHT + n}" for n in range(shift)])
+        screen.alternate_screen = True
+        out = _output(display, screen)
+        assert (b"\x1b[?1049h" in out) == (shift == 0)  # entered once
+        terminal.feed(out)
+        assert terminal.screen() == screen.text_lines()
+    assert terminal.lines() == []
+    back = frame(["$ vim", "p2", "$"])  # the shell's screen again, one line more
+    out = _output(display, back, [row("earlier")])
+    assert out.startswith(b"\x1b[?1049l")
+    terminal.feed(out)
+    assert terminal.lines() == ["earlier"]
+    assert terminal.screen() == back.text_lines()
+    assert b"\x1b[?1049l" not in display.close()  # already back on the main screen
+
+
+def test_lines_wait_while_the_alternate_screen_shows() -> None:
+    display, terminal = setup(frame(["a"]))
+    editor = frame(["vim"])
+    editor.alternate_screen = True
+    terminal.feed(_output(display, editor, [row("scrolled before vim")]))
+    assert terminal.lines() == []  # not written to the alternate screen, where it would vanish
+    closing = display.close()
+    assert b"\x1b[?1049l" in closing  # a client leaving mid-vim gives the main screen back

@@ -130,6 +130,7 @@ def framebuffers(
         clipboard=draw(clipboards),
         echo_ack=draw(st.integers(0, 2**63)),
         farewell=draw(st.sampled_from(["", "the session was killed"])),
+        alternate_screen=draw(st.booleans()),
     )
 
 
@@ -186,6 +187,9 @@ def _snapshot(fb: Framebuffer) -> tuple[object, ...]:
         fb.bell_count,
         fb.clipboard,
         fb.echo_ack,
+        fb.farewell,
+        fb.alternate_screen,
+        fb.history_end,
     )
 
 
@@ -237,6 +241,7 @@ _FIELD_VALUES: dict[str, Callable[[Framebuffer], st.SearchStrategy[object]]] = {
     "clipboard": lambda fb: clipboards,
     "echo_ack": lambda fb: st.integers(0, 2**63),
     "farewell": lambda fb: st.text(max_size=30),
+    "alternate_screen": lambda fb: st.booleans(),
     # history_end and history (the store it reads lines from) change together: see below
     "history_end": lambda fb: st.integers(0, 60),
     "history": lambda fb: histories(),
@@ -422,11 +427,11 @@ def test_random_bytes_raise_decode_error_and_change_nothing(
         fb.apply(garbage)
     except DecodeError:
         assert _snapshot(fb) == before
-    if garbage and (garbage[0] == 0 or garbage[0] > 12):  # 12: the highest tag, farewell
+    if garbage and (garbage[0] == 0 or garbage[0] > 14):  # 14: the highest tag
         assert _snapshot(fb) == before  # no such tag: rejected outright
 
 
-@pytest.mark.parametrize("tag", [0, 12, 13, 127, 128, 255])
+@pytest.mark.parametrize("tag", [0, 12, 13, 14, 15, 127, 128, 255])
 def test_unknown_tag_raises(tag: int) -> None:
     fb = Framebuffer()
     with pytest.raises(DecodeError):

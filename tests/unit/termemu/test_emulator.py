@@ -436,3 +436,13 @@ def test_deccolm_clears_homes_and_resets_margins_but_keeps_the_size(final: str) 
 def test_deccolm_in_origin_mode_homes_to_the_top_of_the_screen() -> None:
     emulator = feed("\x1b[2;4r\x1b[?6h\x1b[?3hX", 10, 5)
     assert lines(emulator) == ["X", "", "", "", ""]
+
+
+def test_snapshot_says_which_screen_shows() -> None:
+    emulator = Emulator(10, 3)
+    assert not emulator.snapshot().alternate_screen
+    for enter, leave in ((b"\x1b[?1049h", b"\x1b[?1049l"), (b"\x1b[?47h", b"\x1b[?47l")):
+        emulator.feed(enter)
+        assert emulator.snapshot().alternate_screen
+        emulator.feed(leave)
+        assert not emulator.snapshot().alternate_screen
