@@ -199,8 +199,8 @@ def test_a_resize_reaches_the_program(stock: Tmux) -> None:
     stock.resize(60, 20)
     time.sleep(0.3)
     _run(stock, "clear; stty size; printf '%060d' 0")
-    screen = stock.wait_for_text("20 60")
-    assert "0" * 60 in screen
+    # 60 zeros fill the 60 columns exactly: one row, not wrapped at an old width.
+    stock.wait_for(lambda screen: "20 60" in screen and "0" * 60 in screen, 10, "60 columns")
 
 
 def test_predictions_are_underlined_then_confirmed_by_echo_acks(
