@@ -18,6 +18,7 @@ import structlog
 import trio
 
 from moshd import __version__
+from moshd.attachment import Protocol
 from moshd.control.binding import bind_control_socket, close_control_socket
 from moshd.control.codes import ErrorCode
 from moshd.control.errors import ControlError
@@ -36,6 +37,7 @@ from moshd.control.messages import (
 )
 from moshd.control.paths import PeerCreds
 from moshd.control.server import serve_control
+from moshd.endings import CloseReason, SessionTimeouts
 from moshd.logging import reopen_logs
 from moshd.ports import PortRange
 from moshd.pty import (
@@ -45,7 +47,7 @@ from moshd.pty import (
     spawn,
     term_for_colors,
 )
-from moshd.session import CloseReason, Protocol, Session, SessionEnded, SessionTimeouts
+from moshd.session import Session, SessionEnded
 from moshd.systemd import Notifier
 from moshd.udp import DEFAULT_PORTS, NoFreePort, UdpPorts, default_bind_ip
 from ssp.history import DEFAULT_BUDGET_BYTES, DEFAULT_LIMIT, History, HistoryBudget

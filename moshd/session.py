@@ -18,9 +18,8 @@ the farewell "this session was taken over by another client" (the bounded shutdo
 of any session end, in a task of its own) and loses its route when that ends.
 
 Protocols. A session's attachments all speak its `Protocol`: native, or upstream's protocol 2
-for stock clients (a `Proto2Key`, `Proto2Wire`, a `HostScreen` as the local state, arrows
-rewritten by `CursorKeys`, and a route by address and trial instead of a connection id: see
-`_new_attachment`, `Attachment.show` and moshd.routing).
+for stock clients; moshd.attachment makes them (`make_attachment`) and says goodbye for one
+taken over (`say_goodbye`).
 
 Detached. A session is detached when its current attachment has heard no authentic datagram
 for more than DETACHED_AFTER seconds (a live client sends at least a heartbeat every 3 s),
@@ -31,29 +30,30 @@ heard, or since the attachment.
 from __future__ import annotations
 
 import collections
-import enum
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import structlog
 import trio
 
+from moshd.attachment import (
+    DETACHED_AFTER,
+    Attachment,
+    Protocol,
+    Wakeup,
+    make_attachment,
+    say_goodbye,
+)
+from moshd.endings import NO_TIMEOUTS, CloseReason, SessionTimeouts
 from moshd.logging import format_peer
 from moshd.pty import PtyChild
-from moshd.routing import StockRoute
 from moshd.udp import UdpPort
-from ssp.crypto import Key
 from ssp.datagram import Packet
 from ssp.history import History
 from ssp.key import SecretKey
 from ssp.lifecycle import Closed, Ending, Phase
-from ssp.proto2.hostscreen import CursorKeys, HostScreen
-from ssp.proto2.key import Proto2Key
-from ssp.proto2.userstream import Proto2UserStream
-from ssp.proto2.wire import Proto2Wire
 from ssp.screen import Framebuffer
 from ssp.timing import UPSTREAM_TIMERS, Timers
 from ssp.transport import (
@@ -83,9 +83,6 @@ PTY_BACKLOG_HIGH = 256 * 1024
 PTY_BACKLOG_LOW = 64 * 1024
 RTT_LOG_INTERVAL = 60.0
 RTT_LOG_CHANGE = 0.25  # also log when SRTT moves by this fraction
-# A live client sends at least a heartbeat every 3 s (ACK_INTERVAL): silent for longer than
-# this, its session is detached, and `mosh-server attach` without an id may take it.
-DETACHED_AFTER = 10.0
 # Scrollback lines a frame may release past what the client has acknowledged (see
 # Session._release_history): at most this many in one diff, and about this many per frame
 # interval on a fast link (the client's acknowledgment comes back within the interval), so a
@@ -93,102 +90,6 @@ DETACHED_AFTER = 10.0
 HISTORY_RELEASE = 250
 # How much of the session's recent scrollback a new attachment's client gets (`attach`).
 REATTACH_HISTORY = 1000
-
-
-class Protocol(enum.StrEnum):
-    """The protocol a session's clients speak; it decides the form of an attachment's key."""
-
-    NATIVE = "native"  # this project's SSP: 32-byte keys, 43 characters of base64
-    # Upstream mosh's protocol 2, for stock clients: 16-byte keys, 22 characters; the screen
-    # goes as escape sequences (ssp.proto2.hostscreen), arrows are rewritten as upstream's
-    # server does, and datagrams are routed without a connection id (moshd.routing).
-    PROTO2 = "proto2"
-
-
-class CloseReason(enum.StrEnum):
-    CHILD_EXITED = "child_exited"
-    CLIENT_QUIT = "client_quit"
-    KILLED = "killed"
-    NO_CLIENT = "no_client"
-    NETWORK_TIMEOUT = "network_timeout"
-    SIGNAL_TIMEOUT = "signal_timeout"
-    DAEMON_STOPPING = "daemon_stopping"
-    TAKEN_OVER = "taken_over"  # not a session end: an attachment's, when another client attached
-
-    @property
-    def farewell(self) -> str:
-        """What the client is told when the server ends the session ("" when it was the
-        client that quit, or when there is no client to tell)."""
-        return _FAREWELLS.get(self, "")
-
-
-_FAREWELLS = {
-    CloseReason.CHILD_EXITED: "the session's program ended",
-    CloseReason.KILLED: "the session was ended by mosh-server kill",
-    CloseReason.NETWORK_TIMEOUT: "no contact for MOSH_SERVER_NETWORK_TMOUT seconds",
-    CloseReason.SIGNAL_TIMEOUT: "moshd got SIGUSR1 after MOSH_SERVER_SIGNAL_TMOUT seconds",
-    CloseReason.DAEMON_STOPPING: "moshd is stopping",
-    CloseReason.TAKEN_OVER: "this session was taken over by another client",
-}
-
-
-@dataclass(frozen=True)
-class SessionTimeouts:
-    network: float | None = None  # MOSH_SERVER_NETWORK_TMOUT
-    signal: float | None = None  # MOSH_SERVER_SIGNAL_TMOUT
-
-
-class _Wakeup:
-    """A level-triggered flag the network loop sleeps on."""
-
-    def __init__(self) -> None:
-        self._event = trio.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    async def wait_until(self, deadline: float) -> None:
-        with trio.move_on_at(deadline):
-            await self._event.wait()
-        self._event = trio.Event()
-
-
-@dataclass(eq=False)
-class Attachment:
-    """One client's hold on the session: its key, its endpoint, the datagrams routed to it."""
-
-    key: SecretKey
-    # Local state: a Framebuffer (native) or a HostScreen (protocol 2); see `show`.
-    endpoint: Endpoint[Any, UserStream]
-    attached_at: float  # the session's clock
-    attached_at_wall: float  # epoch seconds, for `list`
-    protocol: Protocol = Protocol.NATIVE
-    # When its client's datagrams started coming without a gap of DETACHED_AFTER (clock)
-    contact_since: float | None = None
-    # Raw datagrams (native) or datagrams the router already opened (protocol 2)
-    inbox: collections.deque[tuple[bytes | Packet, tuple[object, ...]]] = field(
-        default_factory=collections.deque
-    )
-    wakeup: _Wakeup = field(default_factory=lambda: _Wakeup())
-    stock_route: StockRoute | None = None  # protocol 2: its route (no connection id)
-    cursor_keys: CursorKeys | None = None  # protocol 2: upstream's rewriting of arrows
-
-    @property
-    def connection_id(self) -> int:
-        return self.endpoint.connection_id
-
-    def show(self, screen: Framebuffer, now: float) -> None:
-        """Make `screen` (a fresh snapshot, which this takes over) the state synced to the
-        client."""
-        if self.protocol is Protocol.PROTO2:
-            self.endpoint.set_local_state(HostScreen.of(screen), now)
-        else:
-            self.endpoint.set_local_state(screen, now)
-
-    def receive(self, item: bytes | Packet, addr: tuple[object, ...], now: float) -> list[Event]:
-        if isinstance(item, Packet):
-            return self.endpoint.receive_packet(item, addr, now)
-        return self.endpoint.receive_datagram(item, addr, now)
 
 
 class Session:
@@ -200,7 +101,7 @@ class Session:
         udp: UdpPort,
         width: int,
         height: int,
-        timeouts: SessionTimeouts = SessionTimeouts(),
+        timeouts: SessionTimeouts = NO_TIMEOUTS,
         clock: Callable[[], float] = trio.current_time,
         timers: Timers = UPSTREAM_TIMERS,
         protocol: Protocol = Protocol.NATIVE,
@@ -226,7 +127,7 @@ class Session:
         self.close_reason: CloseReason | None = None
         self.goodbye: Ending | None = None  # how the goodbye to the client went
         self.exit_status: int | None = None
-        self._wakeup = _Wakeup()
+        self._wakeup = Wakeup()
         self.attachment = self._new_attachment(protocol)
         self.attachments = 1  # how many there have been, this one included
         self._retiring: list[Attachment] = []  # taken over, still saying goodbye
@@ -247,39 +148,9 @@ class Session:
 
     # --- attachments --------------------------------------------------------------------------
     def _new_attachment(self, protocol: Protocol) -> Attachment:
-        """A fresh key and the endpoint it keys: the one place both are made, for any protocol.
-
-        State 0 is the one both ends start from without telling each other: the default blank
-        80x24 screen, whatever size this session has. The first frame carries the rest, so a
-        client attaching to a running session gets the whole screen at once."""
-        now = self._clock()
-        if protocol is Protocol.PROTO2:
-            # State 0 is unknown here: a stock client starts blank at its own window's size,
-            # so the first frame resizes and repaints (ssp.proto2.hostscreen).
-            proto2_key = Proto2Key.generate()
-            stock: Endpoint[HostScreen, UserStream] = Endpoint(
-                proto2_key,
-                "server",
-                HostScreen(),
-                Proto2UserStream(),
-                now,
-                timers=self._timers,
-                wire=Proto2Wire,
-            )
-            attachment = Attachment(
-                proto2_key, stock, now, time.time(), protocol, cursor_keys=CursorKeys()
-            )
-            attachment.stock_route = StockRoute(
-                open=stock.wire.open,
-                deliver=lambda packet, addr: self._deliver(attachment, packet, addr),
-                last_heard=lambda: stock.last_heard,
-            )
-            return attachment
-        key = Key.generate()
-        endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
-            key, "server", self._initial_frame(), UserStream(), now, timers=self._timers
+        return make_attachment(
+            protocol, self._clock(), self._timers, self._initial_frame(), self._deliver
         )
-        return Attachment(key, endpoint, now, time.time())
 
     @property
     def key(self) -> SecretKey:
@@ -363,27 +234,10 @@ class Session:
         return new.key
 
     async def _retire(self, old: Attachment) -> None:
-        """The taken-over attachment's goodbye, bounded as any session end's is; its input
-        is never read. Its route goes when the handshake ends (or the session does)."""
-        endpoint = old.endpoint
+        """The taken-over attachment's goodbye; its route goes when the handshake ends (or
+        the session does)."""
         try:
-            while True:
-                now = self._clock()
-                while old.inbox:
-                    data, addr = old.inbox.popleft()
-                    old.receive(data, addr, now)
-                for datagram, destination in endpoint.datagrams_to_send(now):
-                    await self.udp.send(datagram, destination)
-                for event in endpoint.take_events():
-                    if isinstance(event, Closed):
-                        self.log.info(
-                            "session.taken_over_client_released",
-                            peer=format_peer(endpoint.peer),
-                            goodbye=str(event.ending),
-                        )
-                if endpoint.phase is Phase.CLOSED:
-                    return
-                await old.wakeup.wait_until(endpoint.next_deadline())
+            await say_goodbye(old, self.udp, self._clock, self.log)
         finally:
             self._unroute(old)
             if old in self._retiring:

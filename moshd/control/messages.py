@@ -20,7 +20,7 @@ from moshd.ports import PortRange
 
 DEFAULT_WIDTH = 80
 DEFAULT_HEIGHT = 24
-# The protocols a session may speak (moshd.session.Protocol): this project's own, or upstream
+# The protocols a session may speak (moshd.attachment.Protocol): this project's own, or upstream
 # mosh's protocol 2 for stock clients.
 NATIVE_PROTOCOL = "native"
 PROTO2_PROTOCOL = "proto2"

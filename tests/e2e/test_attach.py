@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 MOSH = str(BIN / "mosh")
 EXIT_LINE = re.compile(r"\[mosh exit=(\d+)\]")
 TAKEN_OVER = "[mosh is exiting: this session was taken over by another client.]"
-DETACHED_AFTER = 10.0  # moshd.session.DETACHED_AFTER, in the real daemon
+DETACHED_AFTER = 10.0  # moshd.attachment.DETACHED_AFTER, in the real daemon
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import trio
 
 from moshd.control import ControlError, ErrorCode, ListReply, ListRequest, NewRequest, PeerCreds
 from moshd.daemon import Daemon
-from moshd.session import CloseReason, Session
+from moshd.endings import CloseReason
+from moshd.session import Session
 from ssp.crypto import Key
 from ssp.lifecycle import Closed, Ending, Phase
 from ssp.transport import ShutdownRequested

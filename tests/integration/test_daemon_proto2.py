@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 import trio
 
+from moshd.attachment import Protocol
 from moshd.control import KillRequest, ListRequest, NewRequest
 from moshd.daemon import Daemon
-from moshd.session import Protocol, Session
+from moshd.session import Session
 from ssp.proto2.key import Proto2Key
 from ssp.screen import rgb_color
 from ssp.transport import ShutdownRequested

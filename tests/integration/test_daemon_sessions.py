@@ -12,8 +12,8 @@ import trio
 
 from moshd.control import ControlError, NewRequest
 from moshd.daemon import Daemon
+from moshd.endings import CloseReason
 from moshd.ports import PortRange
-from moshd.session import CloseReason
 from ssp.crypto import Key
 from ssp.transport import ShutdownRequested
 

@@ -10,7 +10,7 @@ import trio
 
 from moshd.control import NewRequest
 from moshd.daemon import Daemon
-from moshd.session import CloseReason
+from moshd.endings import CloseReason
 from ssp.lifecycle import Closed, Ending
 from ssp.timing import Timers
 
