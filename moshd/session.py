@@ -25,6 +25,10 @@ Detached. A session is detached when its current attachment has heard no authent
 for more than DETACHED_AFTER seconds (a live client sends at least a heartbeat every 3 s),
 counting from the attachment itself when none came yet; detached since the last datagram
 heard, or since the attachment.
+
+Longer than most modules: its tasks share the session's state (the emulator, the attachment,
+the queue to the PTY, the close reason), so they stay together; what has a job of its own
+lives beside it (moshd.attachment, moshd.endings, moshd.pty).
 """
 
 from __future__ import annotations

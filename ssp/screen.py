@@ -10,6 +10,10 @@ comparing two frames is mostly pointer checks. A diff carries only what changed:
 a scroll count when the new screen is the old one shifted up, and the changed rows as runs of
 text with their rendition. It is structured data, not escape sequences, so the client needs no
 second emulator to apply it.
+
+Longer than most modules: the cell model (colours, renditions, rows and the wide-cell rule)
+and the forwarded-modes table are what the framebuffer and its wire codec are made of, and
+every module that draws or reads a screen imports them from here, together.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ are counted and dropped without changing any state.
 How datagrams and instructions look on the wire is the endpoint's `wire` (ssp.wire): our own
 protocol by default, or upstream mosh's protocol 2 (`ssp.proto2.wire.Proto2Wire`). Everything
 else here is the same for both.
+
+Longer than most modules: the receive path, the send path and the shutdown handshake all act
+on one connection state (sequence spaces, RTT, the peer's address, the received states), which
+is the endpoint itself; the parts with a job of their own live beside it (ssp.sender,
+ssp.replay, ssp.wire, ssp.lifecycle).
 """
 
 from __future__ import annotations
