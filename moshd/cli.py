@@ -146,13 +146,18 @@ def _new_session(control: Path, command: NewCommand) -> int:
         raise _Refused(str(exc)) from None
     reply = cast(NewReply, _ask(control, req, start_daemon=True))
     _warn_of_detached(control, reply["session_id"])
+    _announce(reply, "session")
+    return 0
+
+
+def _announce(reply: NewReply | AttachReply, what: str) -> None:
+    """`MOSH CONNECT` on stdout for the wrapper, and a line for a person on stderr."""
     print_connect(reply["port"], reply["key"], sys.stdout)
     print(
-        f"mosh-server (moshd {__version__}): session {reply['session_id']} on UDP port "
+        f"mosh-server (moshd {__version__}): {what} {reply['session_id']} on UDP port "
         f"{reply['port']}",
         file=sys.stderr,
     )
-    return 0
 
 
 def _warn_of_detached(control: Path, new_session_id: str) -> None:
@@ -191,12 +196,7 @@ def _attach(control: Path, command: AttachCommand) -> int:
             )
             return 1
         raise
-    print_connect(reply["port"], reply["key"], sys.stdout)
-    print(
-        f"mosh-server (moshd {__version__}): attached to session {reply['session_id']} on UDP "
-        f"port {reply['port']}",
-        file=sys.stderr,
-    )
+    _announce(reply, "attached to session")
     return 0
 
 

@@ -23,6 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 CONNECT = re.compile(r"MOSH CONNECT (\d+) ([A-Za-z0-9+/]{43}|[A-Za-z0-9+/]{22})\s")
 
 
+# What a pane prints when its program ends (see `report_exit`), for `Tmux.wait_exit`.
+EXIT_LINE = re.compile(r"\[mosh exit=(\d+)\]")
+
+
+def report_exit(argv: list[str]) -> str:
+    """A pane command that runs `argv`, then prints its exit status and keeps the pane."""
+    command = shlex.join(argv) + '; echo "[mosh exit=$?]"; sleep 60'
+    return f"sh -c {shlex.quote(command)}"
+
+
 class Tmux:
     """One private tmux server with one window, sized like a real terminal."""
 
@@ -103,6 +113,22 @@ class Tmux:
 
     def wait_for_text(self, text: str, timeout: float = 10.0) -> str:
         return self.wait_for(lambda screen: text in screen, timeout, repr(text))
+
+    def wait_prompt(self, timeout: float = 20.0) -> str:
+        """A shell's prompt (`$` or `#`) at the end of the pane."""
+        return self.wait_for(lambda s: s.rstrip().endswith(("$", "#")), timeout, "a prompt")
+
+    def run_line(self, line: str) -> None:
+        """Type `line` and Enter, as a person does."""
+        self.type(line)
+        self.keys("Enter")
+
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        """The exit status a pane started with `report_exit` printed when its program ended."""
+        screen = self.wait_for(lambda s: EXIT_LINE.search(s) is not None, timeout, "the exit")
+        match = EXIT_LINE.search(screen)
+        assert match is not None
+        return int(match.group(1))
 
     def kill(self) -> None:
         self._tmux("kill-server", check=False)

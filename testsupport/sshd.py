@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from moshd.control import DaemonUnreachable, request
+from testsupport.processes import alive
 
 from .harness import BIN
 
@@ -247,20 +248,8 @@ class RemoteMoshd:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and alive(pid):
                 time.sleep(0.05)
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         self._tmp.cleanup()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (its parent, mosh-server, exited without reaping) counts as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False

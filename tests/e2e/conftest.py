@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.harness import RealDaemon, Tmux
+from testsupport.sshd import Sshd
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,3 +34,12 @@ def real_daemon() -> Iterator[RealDaemon]:
     daemon.start()
     yield daemon
     daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def sshd() -> Iterator[Sshd]:
+    """A real sshd on loopback for the `mosh` wrapper (testsupport.sshd), one per module."""
+    server = Sshd()
+    server.start()
+    yield server
+    server.stop()

@@ -24,24 +24,15 @@ from typing import Any
 
 import pytest
 
-from testsupport.harness import BIN, Tmux
+from testsupport.harness import BIN, Tmux, report_exit
 from testsupport.impair import ProxyProcess
 from testsupport.sshd import RemoteMoshd, Sshd
 
 pytestmark = pytest.mark.e2e
 
 MOSH = str(BIN / "mosh")
-EXIT_LINE = re.compile(r"\[mosh exit=(\d+)\]")
 TAKEN_OVER = "[mosh is exiting: this session was taken over by another client.]"
 DETACHED_AFTER = 10.0  # moshd.attachment.DETACHED_AFTER, in the real daemon
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    server = Sshd()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -69,24 +60,7 @@ def no_leftovers(tmux: Tmux, remote: RemoteMoshd) -> Iterator[None]:
 
 # --- helpers --------------------------------------------------------------------------------------
 def start_mosh(tmux: Tmux, *args: str) -> None:
-    command = shlex.join([MOSH, *args]) + '; echo "[mosh exit=$?]"; sleep 60'
-    tmux.start(f"sh -c {shlex.quote(command)}")
-
-
-def wait_prompt(tmux: Tmux) -> None:
-    tmux.wait_for(lambda s: s.rstrip().endswith(("$", "#")), 20, "the remote shell's prompt")
-
-
-def run_line(tmux: Tmux, line: str) -> None:
-    tmux.type(line)
-    tmux.keys("Enter")
-
-
-def wait_exit(tmux: Tmux, timeout: float = 15.0) -> int:
-    screen = tmux.wait_for(lambda s: EXIT_LINE.search(s) is not None, timeout, "mosh to exit")
-    match = EXIT_LINE.search(screen)
-    assert match is not None
-    return int(match.group(1))
+    tmux.start(report_exit([MOSH, *args]))
 
 
 def only_session(remote: RemoteMoshd) -> dict[str, Any]:
@@ -133,19 +107,19 @@ def test_a_killed_clients_session_is_taken_again_from_another_address(
     tmux: Tmux, second_tmux: Tmux, sshd: Sshd, remote: RemoteMoshd
 ) -> None:
     start_mosh(tmux, sshd.ssh_option(), remote.server_option(), "root@127.0.0.1")
-    wait_prompt(tmux)
-    run_line(tmux, "echo pid=$$")
+    tmux.wait_prompt()
+    tmux.run_line("echo pid=$$")
     screen = tmux.wait_for(lambda s: re.search(r"pid=(\d+)", s) is not None, what="the pid")
     match = re.search(r"pid=(\d+)", screen)
     assert match is not None
     shell_pid = match.group(1)
-    run_line(tmux, "i=0; while :; do i=$((i+1)); echo count-$i; sleep 2; done")
+    tmux.run_line("i=0; while :; do i=$((i+1)); echo count-$i; sleep 2; done")
     tmux.wait_for_text("count-2", timeout=10)
     session = only_session(remote)
     assert session["state"] == "attached"
 
     os.kill(mosh_pid(tmux), signal.SIGKILL)  # the client dies without a word
-    assert wait_exit(tmux) == 128 + signal.SIGKILL
+    assert tmux.wait_exit() == 128 + signal.SIGKILL
     time.sleep(DETACHED_AFTER + 1)
     detached = only_session(remote)
     assert detached["state"] == "detached"
@@ -158,7 +132,7 @@ def test_a_killed_clients_session_is_taken_again_from_another_address(
             third, sshd.ssh_option(), remote.server_option(), "root@127.0.0.1",
             "--", "sh", "-c", "sleep 1",
         )  # fmt: skip
-        assert wait_exit(third) == 0
+        assert third.wait_exit() == 0
         # Above the session: the client clears the main screen (moshd's scrollback keeps it
         # off the alternate screen), which tmux keeps in its history.
         warning = third._tmux("capture-pane", "-p", "-S", "-", "-t", "main")
@@ -189,7 +163,7 @@ def test_a_killed_clients_session_is_taken_again_from_another_address(
         seen = count(second_tmux.capture())
         second_tmux.wait_for(lambda s: count(s) > seen, 10, "the counter going on")
         second_tmux.keys("C-c")
-        run_line(second_tmux, "echo same-shell=$$ after-$((6*7))")
+        second_tmux.run_line("echo same-shell=$$ after-$((6*7))")
         second_tmux.wait_for(
             lambda s: f"same-shell={shell_pid} after-42" in s, what="the same shell's answer"
         )
@@ -198,16 +172,16 @@ def test_a_killed_clients_session_is_taken_again_from_another_address(
         assert now["state"] == "attached"
         assert str(now["peer"]).startswith("127.0.0.2:")  # the new client's address
         assert remote.calls()[-1][:2] == ["attach", "--host=root@127.0.0.1"]
-        run_line(second_tmux, "exit")
-        assert wait_exit(second_tmux) == 0
+        second_tmux.run_line("exit")
+        assert second_tmux.wait_exit() == 0
 
 
 def test_a_live_client_taken_over_is_told_and_exits(
     tmux: Tmux, second_tmux: Tmux, sshd: Sshd, remote: RemoteMoshd
 ) -> None:
     start_mosh(tmux, sshd.ssh_option(), remote.server_option(), "root@127.0.0.1")
-    wait_prompt(tmux)
-    run_line(tmux, "echo first-$((2*21))")
+    tmux.wait_prompt()
+    tmux.run_line("echo first-$((2*21))")
     tmux.wait_for_text("first-42")
     session = only_session(remote)
 
@@ -219,13 +193,13 @@ def test_a_live_client_taken_over_is_told_and_exits(
         "root@127.0.0.1",
     )
     second_tmux.wait_for_text("first-42", timeout=20)  # the screen came along
-    assert wait_exit(tmux) == 0  # the old client ends cleanly...
+    assert tmux.wait_exit() == 0  # the old client ends cleanly...
     lines = [line for line in tmux.lines() if line]
     assert lines[lines.index("[mosh exit=0]") - 1] == TAKEN_OVER  # ...and says why
-    run_line(second_tmux, "echo second-$((3*3))")
+    second_tmux.run_line("echo second-$((3*3))")
     second_tmux.wait_for(lambda s: "\nsecond-9\n" in s, what="the new client's command")
-    run_line(second_tmux, "exit")
-    assert wait_exit(second_tmux) == 0
+    second_tmux.run_line("exit")
+    assert second_tmux.wait_exit() == 0
 
     # The session has ended: attaching to it again fails, saying so.
     deadline = time.monotonic() + 10

@@ -11,8 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import pty
-import re
-import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,25 +19,16 @@ from typing import Any
 
 import pytest
 
-from testsupport.harness import BIN, Tmux
+from testsupport.harness import BIN, Tmux, report_exit
 from testsupport.sshd import RemoteMoshd, Sshd, free_loopback_port
 
 pytestmark = pytest.mark.e2e
 
 MOSH = str(BIN / "mosh")
-EXIT_LINE = re.compile(r"\[mosh exit=(\d+)\]")
 LOCALE = "LC_TIME=C.UTF-8"  # put in the pane's environment; must reach `mosh-server -l`
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    server = Sshd()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(scope="module")
 def remote_v4() -> Iterator[RemoteMoshd]:
     """The far side's moshd, its shared UDP port on 127.0.0.1."""
@@ -75,24 +64,7 @@ def fresh_remotes(tmux: Tmux, remote_v4: RemoteMoshd, remote_v6: RemoteMoshd) ->
 # --- helpers --------------------------------------------------------------------------------------
 def start_mosh(tmux: Tmux, *args: str) -> None:
     """Type-free start: the pane runs mosh, then reports its exit status and stays open."""
-    command = shlex.join([MOSH, *args]) + '; echo "[mosh exit=$?]"; sleep 60'
-    tmux.start(f"sh -c {shlex.quote(command)}", env={"LC_TIME": "C.UTF-8"})
-
-
-def wait_exit(tmux: Tmux, timeout: float = 10.0) -> int:
-    screen = tmux.wait_for(lambda s: EXIT_LINE.search(s) is not None, timeout, "mosh to exit")
-    match = EXIT_LINE.search(screen)
-    assert match is not None
-    return int(match.group(1))
-
-
-def wait_prompt(tmux: Tmux) -> None:
-    tmux.wait_for(lambda s: s.rstrip().endswith(("$", "#")), 20, "the remote shell's prompt")
-
-
-def run_line(tmux: Tmux, line: str) -> None:
-    tmux.type(line)
-    tmux.keys("Enter")
+    tmux.start(report_exit([MOSH, *args]), env={"LC_TIME": "C.UTF-8"})
 
 
 def run_mosh(*args: str) -> subprocess.CompletedProcess[str]:
@@ -182,8 +154,8 @@ def session_bound_to(remote: RemoteMoshd, session: dict[str, Any]) -> set[str]:
 # --- sessions over ssh ----------------------------------------------------------------------------
 def test_login_session_over_ssh(tmux: Tmux, sshd: Sshd, remote_v4: RemoteMoshd) -> None:
     start_mosh(tmux, sshd.ssh_option(), remote_v4.server_option(), "root@127.0.0.1")
-    wait_prompt(tmux)
-    run_line(tmux, "echo $((6*7))")
+    tmux.wait_prompt()
+    tmux.run_line("echo $((6*7))")
     tmux.wait_for(lambda s: "\n42\n" in s, what="42 on its own line")
 
     call = server_call(remote_v4)
@@ -195,8 +167,8 @@ def test_login_session_over_ssh(tmux: Tmux, sshd: Sshd, remote_v4: RemoteMoshd) 
     assert session["peer"].startswith("127.0.0.1:")
     assert session_bound_to(remote_v4, session) == {"127.0.0.1"}  # = MOSHD_BIND: shared
 
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
 
 
 def test_remote_command_arguments_survive_both_shells(
@@ -218,7 +190,7 @@ def test_remote_command_arguments_survive_both_shells(
     tmux.wait_for_text("two  words|it's $HOME", timeout=20)
     call = server_call(remote_v4)
     assert call[call.index("--") :] == ["--", "sh", "-c", script, "two  words", "it's $HOME"]
-    assert wait_exit(tmux) == 0
+    assert tmux.wait_exit() == 0
     # moshd sends its scrollback, so the client keeps to the main screen (no alternate screen
     # to leave): the session's last screen stays, as after ssh.
     assert "two  words" in tmux.capture()
@@ -231,7 +203,7 @@ def test_a_command_that_ends_at_once_still_shows_its_output(
         tmux, "--no-init", sshd.ssh_option(), remote_v4.server_option(), "root@127.0.0.1",
         "--", "printf", "ok",
     )  # fmt: skip
-    assert wait_exit(tmux, timeout=6) == 0
+    assert tmux.wait_exit(timeout=6) == 0
     assert "ok" in tmux.capture()
 
 
@@ -243,7 +215,7 @@ def test_no_init_leaves_the_session_on_the_screen(
         "--", "sh", "-c", "echo no-init-$((6*7)); sleep 3",
     )  # fmt: skip
     tmux.wait_for_text("no-init-42", timeout=20)
-    assert wait_exit(tmux) == 0
+    assert tmux.wait_exit() == 0
     screen = tmux.capture()
     assert "no-init-42" in screen  # no alternate screen: nothing was taken away
 
@@ -252,13 +224,13 @@ def test_port_and_prediction_options(tmux: Tmux, sshd: Sshd, remote_v4: RemoteMo
     start_mosh(
         tmux, "-n", "-p", "63850", sshd.ssh_option(), remote_v4.server_option(), "root@127.0.0.1"
     )
-    wait_prompt(tmux)
+    tmux.wait_prompt()
     call = server_call(remote_v4)
     assert call[call.index("-p") + 1] == "63850"
     session = wait_attached(remote_v4)
     assert session["port"] == 63850
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
 
 
 @pytest.mark.parametrize(
@@ -287,17 +259,17 @@ def test_bind_server(
     if not bind_args:
         assert addresses == {"::1"}  # the shared socket only: none opened for the session
     if bound == "127.0.0.1":  # reachable from the client, which uses the ssh address
-        wait_prompt(tmux)
+        tmux.wait_prompt()
 
 
 def test_ipv6_over_ssh(tmux: Tmux, sshd: Sshd, remote_v4: RemoteMoshd) -> None:
     start_mosh(tmux, "-6", sshd.ssh_option(), remote_v4.server_option(), "root@::1")
-    wait_prompt(tmux)
+    tmux.wait_prompt()
     session = wait_attached(remote_v4)
     assert session["peer"].startswith("[::1]:")
     assert "::1" in session_bound_to(remote_v4, session)  # -s: where ssh arrived
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
 
 
 @pytest.mark.parametrize("mode", ["remote", "local"])
@@ -311,10 +283,10 @@ def test_other_ways_to_find_the_servers_address(
         remote_v4.server_option(),
         "root@127.0.0.1",
     )
-    wait_prompt(tmux)
+    tmux.wait_prompt()
     assert wait_attached(remote_v4)["peer"].startswith("127.0.0.1:")
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
     if mode == "remote":  # upstream's warning, above the session (the client clears the main
         # screen when it starts, which tmux keeps in its history)
         history = tmux._tmux("capture-pane", "-p", "-S", "-", "-t", "main")
@@ -330,8 +302,8 @@ def test_local_session(
 ) -> None:
     remote: RemoteMoshd = request.getfixturevalue(remote_name)
     start_mosh(tmux, "--local", remote.server_option(), host)
-    wait_prompt(tmux)
-    run_line(tmux, "echo local-$((6*7))")
+    tmux.wait_prompt()
+    tmux.run_line("echo local-$((6*7))")
     tmux.wait_for(lambda s: "\nlocal-42\n" in s, what="the command's output")
     call = server_call(remote)
     assert call[3:5] == ["-i", host]
@@ -339,8 +311,8 @@ def test_local_session(
     expected_peer = f"[{host}]:" if ":" in host else f"{host}:"
     assert session["peer"].startswith(expected_peer)
     assert session_bound_to(remote, session) == {host}
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
 
 
 # --- failures, each one line ----------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import socket
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.harness import BIN, SHELL, Tmux
+from testsupport.harness import BIN, SHELL, Tmux, report_exit
 from testsupport.measure import typing_latencies
 from testsupport.ptydriver import PtyClient
 from testsupport.sides import UPSTREAM_CLIENT, UPSTREAM_SERVER, Side, client_through_link, upstream
@@ -41,7 +40,6 @@ pytestmark = [
 OUR_MOSH = [str(BIN / "mosh")]
 STOCK_MOSH = ["/usr/bin/mosh", f"--client={UPSTREAM_CLIENT}"]
 LOCAL = ["--local", f"--server={UPSTREAM_SERVER}", "127.0.0.1"]
-EXIT_LINE = re.compile(r"\[mosh exit=(\d+)\]")
 # In the environment of every stock server these tests start, so that none outlives them.
 RUN_MARK = f"proto2-e2e-{uuid.uuid4().hex[:12]}"
 PANE_ENV = {"PS1": "$ ", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PROTO2_E2E_RUN": RUN_MARK}
@@ -68,28 +66,11 @@ def no_server_left_behind() -> Iterator[None]:
 # --- helpers --------------------------------------------------------------------------------
 def start_in_tmux(tmux: Tmux, argv: list[str]) -> None:
     """Run `argv` in the pane, then report its exit status and keep the pane."""
-    command = shlex.join(argv) + '; echo "[mosh exit=$?]"; sleep 60'
-    tmux.start(f"sh -c {shlex.quote(command)}", env=PANE_ENV)
+    tmux.start(report_exit(argv), env=PANE_ENV)
 
 
 def mosh_local(tmux: Tmux, mosh: list[str], *command: str) -> None:
     start_in_tmux(tmux, [*mosh, *LOCAL, "--", *(command or SHELL)])
-
-
-def wait_prompt(tmux: Tmux) -> None:
-    tmux.wait_for(lambda s: s.rstrip().endswith(("$", "#")), 20, "the shell's prompt")
-
-
-def run_line(tmux: Tmux, line: str) -> None:
-    tmux.type(line)
-    tmux.keys("Enter")
-
-
-def wait_exit(tmux: Tmux, timeout: float = 15.0) -> int:
-    screen = tmux.wait_for(lambda s: EXIT_LINE.search(s) is not None, timeout, "mosh to exit")
-    match = EXIT_LINE.search(screen)
-    assert match is not None
-    return int(match.group(1))
 
 
 def settled(tmux: Tmux, quiet: float = 0.4, timeout: float = 10.0) -> str:
@@ -124,29 +105,29 @@ def panes() -> Iterator[Callable[[], Tmux]]:
 # --- a shell ----------------------------------------------------------------------------------
 def test_a_shell_runs_and_its_exit_ends_the_client_cleanly(tmux: Tmux) -> None:
     mosh_local(tmux, OUR_MOSH)
-    wait_prompt(tmux)
-    run_line(tmux, "echo proto-$((6*7))")
+    tmux.wait_prompt()
+    tmux.run_line("echo proto-$((6*7))")
     tmux.wait_for(lambda s: "\nproto-42\n" in s, what="the command's output")
     # The server's shutdown: the shell exits, the server says goodbye, we leave cleanly.
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
     assert "[mosh is exiting.]" in tmux.capture()
 
 
 def test_a_resize_reaches_the_program(tmux: Tmux) -> None:
     mosh_local(tmux, OUR_MOSH)
-    wait_prompt(tmux)
-    run_line(tmux, "stty size")
+    tmux.wait_prompt()
+    tmux.run_line("stty size")
     tmux.wait_for(lambda s: "\n24 80\n" in s, what="80x24")
     tmux.resize(100, 30)
     time.sleep(0.3)
-    run_line(tmux, "clear; stty size")
+    tmux.run_line("clear; stty size")
     tmux.wait_for(lambda s: s.splitlines()[:1] == ["30 100"], what="the new size, at the top")
-    run_line(tmux, "seq 1 40")  # the whole new height is drawn
+    tmux.run_line("seq 1 40")  # the whole new height is drawn
     tmux.wait_for(lambda s: s.splitlines()[-2:-1] == ["40"], what="seq's end, at the bottom")
     assert len(settled(tmux).splitlines()) == 30
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0
 
 
 def _udp_ports_bound_on_loopback() -> set[int]:
@@ -166,9 +147,9 @@ def test_the_wrappers_options_mean_the_same_against_a_stock_server(tmux: Tmux) -
     start_in_tmux(tmux, [*OUR_MOSH, "--no-init", "-p", str(port), *LOCAL, "--", "sh", "-c", script])
     tmux.wait_for_text("opts-42", timeout=20)
     assert port in _udp_ports_bound_on_loopback()  # the server took the port asked for
-    run_line(tmux, "abc")
+    tmux.run_line("abc")
     tmux.wait_for_text("got-abc")
-    assert wait_exit(tmux) == 0
+    assert tmux.wait_exit() == 0
     assert "opts-42" in tmux.capture()  # --no-init: no alternate screen took the session away
 
 
@@ -243,8 +224,8 @@ def _compare_screens(
     # The program ends: so do both sessions (no server is left waiting for its client).
     for pane in (ours, stock):
         _press(pane, quit_keys)
-    assert wait_exit(ours) == 0
-    wait_exit(stock)
+    assert ours.wait_exit() == 0
+    stock.wait_exit()
     assert ours_equal >= stock_equal, "\n".join(differences)
     assert ours_equal == len(steps), "\n".join(differences)
 
@@ -322,14 +303,6 @@ def test_the_session_follows_the_client_when_it_roams(stock_server: Side) -> Non
 
 
 # --- through a real sshd -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    server = Sshd()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_mosh_over_ssh_to_a_stock_server(tmux: Tmux, sshd: Sshd, tmp_path: Path) -> None:
     # The stock server, behind a script noting what the wrapper asked of moshd.
     noted = tmp_path / "protocol"
@@ -342,9 +315,9 @@ def test_mosh_over_ssh_to_a_stock_server(tmux: Tmux, sshd: Sshd, tmp_path: Path)
     )
     server.chmod(0o755)
     start_in_tmux(tmux, [*OUR_MOSH, sshd.ssh_option(), f"--server={server}", "root@127.0.0.1"])
-    wait_prompt(tmux)
-    run_line(tmux, "echo over-ssh-$((6*7))")
+    tmux.wait_prompt()
+    tmux.run_line("echo over-ssh-$((6*7))")
     tmux.wait_for(lambda s: "\nover-ssh-42\n" in s, what="the command's output")
     assert noted.read_text() == "native"  # moshd would answer with its own protocol
-    run_line(tmux, "exit")
-    assert wait_exit(tmux) == 0
+    tmux.run_line("exit")
+    assert tmux.wait_exit() == 0

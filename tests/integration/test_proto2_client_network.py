@@ -26,6 +26,7 @@ from ssp.proto2.key import Proto2Key, parse_connect_key
 from ssp.timing import UPSTREAM_TIMERS
 from ssp.transport import Event
 from testsupport.impair import open_proxy
+from testsupport.processes import alive
 
 MOSH_SERVER = Path("/usr/bin/mosh-server")
 LOOPBACK = "127.0.0.1"
@@ -44,17 +45,6 @@ def _free_udp_port() -> int:
         probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 @pytest.fixture
@@ -84,7 +74,7 @@ def stock_server() -> Iterator[tuple[int, Proto2Key, int]]:
             try:
                 yield int(connect.group(1)), key, pid
             finally:
-                if _alive(pid):
+                if alive(pid):
                     os.kill(pid, signal.SIGTERM)
             return
     raise AssertionError("mosh-server did not start")
@@ -184,7 +174,7 @@ async def test_our_client_network_runs_a_stock_mosh_server_session(
         drops = client.network.endpoint.drops
         assert drops.unauthentic == drops.malformed == 0
     with trio.fail_after(10):
-        while _alive(pid):
+        while alive(pid):
             await trio.sleep(0.05)
 
 
@@ -200,5 +190,5 @@ async def test_our_goodbye_ends_a_stock_server(stock_server: tuple[int, Proto2Ke
         assert [e for e in client.events if isinstance(e, Closed)] == [Closed(Ending.ACKNOWLEDGED)]
         nursery.cancel_scope.cancel()
     with trio.fail_after(10):
-        while _alive(pid):
+        while alive(pid):
             await trio.sleep(0.05)

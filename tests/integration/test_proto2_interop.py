@@ -26,6 +26,7 @@ from ssp.proto2.userstream import Proto2UserStream
 from ssp.proto2.wire import Proto2Wire
 from ssp.transport import Endpoint, Event
 from tests.unit.ssp.proto2.hostlog import HostLog  # records every HostMessage item
+from testsupport.processes import alive
 
 MOSH_SERVER = Path("/usr/bin/mosh-server")
 LOOPBACK = "127.0.0.1"
@@ -67,20 +68,9 @@ def _start_mosh_server() -> tuple[int, Proto2Key, int]:
             key = parse_connect_key(connect.group(2))
             assert isinstance(key, Proto2Key)
             return int(connect.group(1)), key, int(detached.group(1))
-        if detached and _alive(int(detached.group(1))):  # half started: leave nothing behind
+        if detached and alive(int(detached.group(1))):  # half started: leave nothing behind
             os.kill(int(detached.group(1)), signal.SIGTERM)
     raise AssertionError(f"mosh-server did not start: {result.stdout!r} {result.stderr!r}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie nobody has reaped yet has exited all the same
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 class Client:
@@ -150,7 +140,7 @@ def mosh_server() -> Iterator[tuple[int, Proto2Key, int]]:
     try:
         yield port, key, pid
     finally:
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGTERM)
 
 
@@ -178,7 +168,7 @@ def test_a_stock_mosh_server_speaks_with_our_protocol_2_endpoint(
         assert client.endpoint.drops.unauthentic == client.endpoint.drops.malformed == 0
 
         give_up = time.monotonic() + 10
-        while _alive(pid):  # the server ends once it has acknowledged our goodbye
+        while alive(pid):  # the server ends once it has acknowledged our goodbye
             assert time.monotonic() < give_up, "mosh-server did not exit"
             time.sleep(0.05)
     finally:

@@ -3,8 +3,6 @@ is hung up at once, and a live client is told (issue: kill that does not kill)."
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import trio
 
@@ -13,6 +11,7 @@ from moshd.daemon import Daemon
 from moshd.endings import CloseReason
 from ssp.lifecycle import Closed, Ending
 from ssp.timing import Timers
+from testsupport.processes import alive
 
 from .conftest import StartDaemon
 from .sspclient import attach_then_vanish, scripted_client
@@ -38,14 +37,6 @@ async def _gone_after(daemon: Daemon, session_id: str) -> float:
     return trio.current_time() - started
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 async def test_kill_with_a_live_client_tells_it_and_ends_at_once(daemon: Daemon) -> None:
     session_id, reply = await _session(daemon)
     async with scripted_client("127.0.0.1", reply["port"], reply["key"]) as client:
@@ -65,7 +56,7 @@ async def test_kill_with_a_dead_client_hangs_up_the_program_at_once(daemon: Daem
     session = daemon.sessions[session_id]
     session.request_close(CloseReason.KILLED)
     with trio.fail_after(1.0):
-        while _alive(pid) and session.child.poll_exit() is None:
+        while alive(pid) and session.child.poll_exit() is None:
             await trio.sleep(0.005)
     # The program went first, while the session was still saying goodbye to its dead client.
     assert session_id in daemon.sessions

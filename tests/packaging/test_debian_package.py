@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from testsupport.processes import alive
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
 BUILD_SCRIPT = PACKAGING / "debian" / "build.sh"
@@ -156,20 +158,12 @@ def _stop(pid: int) -> bool:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 # --- the Debian package ------------------------------------------------------------------------
