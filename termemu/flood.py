@@ -89,6 +89,7 @@ _ASCII_LINES = re.compile(r"[\x20-\x7e\n]*")
 _CONTROLS = "\x07\x08\t\n\r"  # the common ones, stripped at C speed first
 # The shape of run whose skipped lines go to the history (see "Scrollback" above).
 _LINES = re.compile(r"(?:[\x20-\x7e\r\n\x07]+|\x1b\[[0-9;:]*[mK])*")
+_PLAIN_LINES = re.compile(r"[\x20-\x7e\r\n\x07]*")  # _LINES without SGR and EL
 _TEXT_LF = re.compile(r"[^\r\n]\n")  # LF after text without a CR: the next line is not at x 0
 _DEFAULT_PEN = (0, 0, 0)
 
@@ -237,7 +238,9 @@ def _skip_into_history(
     if anchor <= pos:
         return pos, None
     prefix = data[pos:anchor]  # ends with CR
-    whole = _LINES.match(prefix)  # (not fullmatch: that would backtrack without end)
+    # Without ESC a single character class does (several times faster than the alternation).
+    shape = _PLAIN_LINES if "\x1b" not in prefix else _LINES
+    whole = shape.match(prefix)  # (not fullmatch: that would backtrack without end)
     if whole is None or whole.end() != len(prefix):
         return pos, None
     body = prefix[:-1]
