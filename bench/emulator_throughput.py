@@ -3,8 +3,9 @@
     python bench/emulator_throughput.py [--size 80x24] [--cap-mb 3] [--no-pyte]
 
 For each stream (`seq 1 2000000`, 2 MB of `yes`, a coloured `ls -lR`, CJK text, a vim-like
-session full of cursor motion) prints MB/s for the emulator with its flood fast path, without
-it, and for stock pyte 0.8.2, fed in 16 KiB slices as the daemon does. The slow two are fed at
+session full of cursor motion) prints MB/s for the emulator as a native session runs it (fast
+path, scrolled-off lines kept for the scrollback), with its flood fast path and no scrollback,
+without the fast path, and for stock pyte 0.8.2, fed in 16 KiB slices as the daemon does. The slow two are fed at
 most `--cap-mb` of each stream (a rate is a rate; stock pyte would take half a minute on seq).
 Then the daemon's own loop on all of `seq 1 2000000`: 16 KiB slices with a `snapshot()` each
 time 20 ms of processing went by since the last one. Upstream mosh 1.4 shows the final screen
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyte
 
+from ssp.history import History
 from termemu.emulator import Emulator
 
 SLICE = 16 * 1024
@@ -166,8 +168,11 @@ def rate(feed: Callable[[bytes], None], data: bytes) -> float:
     return len(data) / (time.perf_counter() - start) / 1e6
 
 
-def moshd_rate(data: bytes, size: tuple[int, int], fast_path: bool) -> float:
-    emulator = Emulator(*size, fast_path=fast_path)
+def moshd_rate(
+    data: bytes, size: tuple[int, int], fast_path: bool, scrollback: bool = False
+) -> float:
+    """`scrollback`: keep the lines that scroll off, as the daemon's native sessions do."""
+    emulator = Emulator(*size, fast_path=fast_path, history=History() if scrollback else None)
     mbps = rate(emulator.feed, data)
     emulator.snapshot()
     return mbps
@@ -187,7 +192,7 @@ def pyte_rate(data: bytes, size: tuple[int, int]) -> float:
 def daemon_loop(data: bytes, size: tuple[int, int]) -> tuple[float, int]:
     """The session's reader: 16 KiB slices, a snapshot each 20 ms of work (the transport asks
     for frames far less often than that during a flood)."""
-    emulator = Emulator(*size)
+    emulator = Emulator(*size, history=History())  # as a native session's
     snapshots = 0
     start = last = time.perf_counter()
     for piece in slices(data):
@@ -222,12 +227,19 @@ def main() -> None:
         "vim-like session": vim_stream(),
     }
     print(f"emulator throughput, {width}x{height}, {SLICE // 1024} KiB slices, MB/s")
-    print(f"{'stream':<20} {'MB':>6} {'fast path':>10} {'no fast path':>13} {'stock pyte':>11}")
+    print(
+        f"{'stream':<20} {'MB':>6} {'scrollback':>11} {'fast path':>10} {'no fast path':>13} "
+        f"{'stock pyte':>11}"
+    )
     for name, data in streams.items():
+        kept = moshd_rate(data, size, True, scrollback=True)
         fast = moshd_rate(data, size, True)
         slow = moshd_rate(data[:cap], size, False)
         stock = "-" if args.no_pyte else f"{pyte_rate(data[:cap], size):.2f}"
-        print(f"{name:<20} {len(data) / 1e6:>6.1f} {fast:>10.1f} {slow:>13.2f} {stock:>11}")
+        print(
+            f"{name:<20} {len(data) / 1e6:>6.1f} {kept:>11.1f} {fast:>10.1f} {slow:>13.2f} "
+            f"{stock:>11}"
+        )
     seq = streams["seq 1 2000000"]
     seconds, count = daemon_loop(seq, size)
     print(
