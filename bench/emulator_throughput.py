@@ -6,7 +6,8 @@ For each stream (`seq 1 2000000`, 2 MB of `yes`, a coloured `ls -lR`, CJK text, 
 session full of cursor motion) prints MB/s for the emulator as a native session runs it (fast
 path, scrolled-off lines kept for the scrollback), with its flood fast path and no scrollback,
 without the fast path, and for stock pyte 0.8.2, fed in 16 KiB slices as the daemon does. The
-slow two are fed at most `--cap-mb` of each stream (a rate is a rate; stock pyte would take half a minute on seq).
+slow two are fed at most `--cap-mb` of each stream (a rate is a rate; stock pyte would take
+half a minute on seq).
 Then the daemon's own loop on all of `seq 1 2000000`: 16 KiB slices with a `snapshot()` each
 time 20 ms of processing went by since the last one. Upstream mosh 1.4 shows the final screen
 of `seq 1 2000000` about 2.4 s after start on this machine (end to end, real client attached).
