@@ -61,7 +61,10 @@ async def test_attach_takes_over_a_live_client_and_gives_the_new_one_everything(
         await old.wait_for_text("before-42")
         pid_line = next(line for line in old.screen.text_lines() if line.startswith("pid="))
         # A program that reports the window change, waiting for it.
-        old.type(b"trap 'echo got-winch; trap - WINCH' WINCH; while sleep 0.05; do :; done\r")
+        # (The marker is computed, so the echoed command line itself does not contain it.)
+        old.type(
+            b"sh -c 'trap \"echo got-$((6*7))-winch; exit\" WINCH; while :; do sleep 0.05; done'\r"
+        )
         await trio.sleep(0.3)
 
         reply = daemon.attach_session(session.session_id)
@@ -87,8 +90,8 @@ async def test_attach_takes_over_a_live_client_and_gives_the_new_one_everything(
             new.resize(100, 30)
             # The whole screen at once: what was printed before the takeover.
             await new.wait_for_text("before-42")
-            await new.wait_for_text("got-winch")  # the program saw the new window size
-            new.type(b"\x03stty size; echo $$\r")
+            await new.wait_for_text("got-42-winch")  # the program saw the new window size
+            new.type(b"stty size; echo $$\r")  # (the program above ended on the winch)
             await new.wait_for_text("30 100")
             await new.wait_for_text(pid_line[len("pid=") :] + "\n$")
             assert (new.screen.width, new.screen.height) == (100, 30)
