@@ -15,6 +15,8 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +41,12 @@ class Result:
     name: str
     latencies: list[float]
 
-    def row(self) -> str:
+    def row(self, width: int = 28) -> str:
         ms = sorted(x * 1000 for x in self.latencies)
         median = statistics.median(ms)
         p90 = ms[int(0.9 * (len(ms) - 1))]
         fast = sum(1 for x in ms if x < 20) / len(ms)
-        return f"{self.name:<28} {median:>9.1f} {p90:>9.1f} {fast:>10.0%} {len(ms):>6}"
+        return f"{self.name:<{width}} {median:>9.1f} {p90:>9.1f} {fast:>10.0%} {len(ms):>6}"
 
 
 def measure(side: Side, args: argparse.Namespace, mode: str) -> Result:
@@ -66,28 +68,38 @@ def measure(side: Side, args: argparse.Namespace, mode: str) -> Result:
         return Result(f"{side.name} --predict={mode}", latencies)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rtt", type=float, default=0.250)
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--gap", type=float, default=0.150, help="seconds between keys")
     parser.add_argument("--loss", type=float, default=0.0, help="loss each way (0-1)")
     parser.add_argument("--modes", default="adaptive,never", help="prediction modes to run")
-    args = parser.parse_args()
-    results: list[Result] = []
+    return parser.parse_args()
+
+
+def compare(
+    args: argparse.Namespace, sides: list[Callable[[], AbstractContextManager[Side]]]
+) -> None:
+    """Measure each side in each prediction mode, in the same run, and print the table."""
+    results = []
     for mode in args.modes.split(","):
-        with ours() as side:
-            results.append(measure(side, args, mode))
-        if upstream_installed():
-            with upstream() as side:
+        for side_of in sides:
+            with side_of() as side:
                 results.append(measure(side, args, mode))
     print(
         f"keystroke to screen, RTT {args.rtt * 1000:.0f} ms, loss {args.loss:.0%} each way, "
         f"a key every {args.gap * 1000:.0f} ms"
     )
-    print(f"{'client':<28} {'median ms':>9} {'p90 ms':>9} {'< 20 ms':>10} {'keys':>6}")
+    width = max(28, *(len(result.name) for result in results))
+    print(f"{'client':<{width}} {'median ms':>9} {'p90 ms':>9} {'< 20 ms':>10} {'keys':>6}")
     for result in results:
-        print(result.row())
+        print(result.row(width))
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    compare(args, [ours, upstream] if upstream_installed() else [ours])
     if not upstream_installed():
         print("(upstream mosh not installed: apt-get install mosh)")
 

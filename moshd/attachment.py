@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +73,6 @@ class Attachment:
     # Local state: a Framebuffer (native) or a HostScreen (protocol 2); see `show`.
     endpoint: Endpoint[Any, UserStream]
     attached_at: float  # the session's clock
-    attached_at_wall: float  # epoch seconds, for `list`
     protocol: Protocol = Protocol.NATIVE
     # When its client's datagrams started coming without a gap of DETACHED_AFTER (clock)
     contact_since: float | None = None
@@ -131,9 +129,7 @@ def make_attachment(
             timers=timers,
             wire=Proto2Wire,
         )
-        attachment = Attachment(
-            proto2_key, stock, now, time.time(), protocol, cursor_keys=CursorKeys()
-        )
+        attachment = Attachment(proto2_key, stock, now, protocol, cursor_keys=CursorKeys())
         attachment.stock_route = StockRoute(
             open=stock.wire.open,
             deliver=lambda packet, addr: deliver(attachment, packet, addr),
@@ -144,7 +140,7 @@ def make_attachment(
     endpoint: Endpoint[Framebuffer, UserStream] = Endpoint(
         key, "server", initial_frame, UserStream(), now, timers=timers
     )
-    return Attachment(key, endpoint, now, time.time())
+    return Attachment(key, endpoint, now)
 
 
 async def say_goodbye(

@@ -261,7 +261,7 @@ class Session:
         """Epoch time since which the current client has been in contact (or, before it is
         first heard, the attachment's time)."""
         since = self.attachment.contact_since
-        return self.attachment.attached_at_wall if since is None else self._wall(since)
+        return self._wall(self.attachment.attached_at if since is None else since)
 
     def last_heard_wall(self) -> float | None:
         """Epoch time of the last authentic datagram from any client of the session."""

@@ -74,6 +74,16 @@ SGR_ATTRIBUTES: tuple[tuple[int, int], ...] = (
     (INVISIBLE, 8),
     (STRIKETHROUGH, 9),
 )
+# The SGR parameter that clears attributes: 22 clears bold and dim both.
+SGR_ATTRIBUTES_OFF: tuple[tuple[int, int], ...] = (
+    (BOLD | DIM, 22),
+    (ITALIC, 23),
+    (UNDERLINE, 24),
+    (BLINK, 25),
+    (INVERSE, 27),
+    (INVISIBLE, 28),
+    (STRIKETHROUGH, 29),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,33 +12,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ssp.screen import (
-    BLINK,
-    BOLD,
     DEFAULT_COLOR,
     DEFAULT_RENDITION,
-    DIM,
-    INVERSE,
-    INVISIBLE,
-    ITALIC,
     SGR_ATTRIBUTES,
-    STRIKETHROUGH,
-    UNDERLINE,
+    SGR_ATTRIBUTES_OFF,
     Rendition,
     color_palette_index,
     color_rgb,
 )
 
 CSI = "\x1b["
-# The SGR parameter that clears each attribute; BOLD and DIM share 22 (handled apart).
-_ATTRIBUTE_OFF: tuple[tuple[int, int], ...] = (
-    (ITALIC, 23),
-    (UNDERLINE, 24),
-    (BLINK, 25),
-    (INVERSE, 27),
-    (INVISIBLE, 28),
-    (STRIKETHROUGH, 29),
-)
-_BOLD_OR_DIM = BOLD | DIM
 
 
 def color_param(color: int, foreground: bool) -> str:
@@ -90,10 +73,10 @@ def sgr_change(current: Rendition, target: Rendition) -> str:
     changes: list[str] = []
     removed = current.attrs & ~target.attrs
     added = target.attrs & ~current.attrs
-    if removed & _BOLD_OR_DIM:
-        changes.append("22")  # clears bold and faint both: set again whichever stays
-        added |= target.attrs & _BOLD_OR_DIM
-    changes += [str(code) for bit, code in _ATTRIBUTE_OFF if removed & bit]
+    for bits, code in SGR_ATTRIBUTES_OFF:
+        if removed & bits:
+            changes.append(str(code))
+            added |= target.attrs & bits  # 22 clears bold and dim both: set again what stays
     changes += [str(code) for bit, code in SGR_ATTRIBUTES if added & bit]
     if target.fg != current.fg:
         changes.append(color_param(target.fg, True))

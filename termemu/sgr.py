@@ -12,14 +12,9 @@ from functools import lru_cache
 
 from ssp.screen import (
     BLINK,
-    BOLD,
     DEFAULT_COLOR,
-    DIM,
-    INVERSE,
-    INVISIBLE,
-    ITALIC,
     SGR_ATTRIBUTES,
-    STRIKETHROUGH,
+    SGR_ATTRIBUTES_OFF,
     UNDERLINE,
     palette_color,
     rgb_color,
@@ -32,15 +27,7 @@ _SET_BITS = {code: bit for bit, code in SGR_ATTRIBUTES} | {
     6: BLINK,  # rapid blink: no terminal distinguishes it
     21: UNDERLINE,  # double underline (ECMA-48); xterm draws it as an underline
 }
-_CLEAR_BITS = {
-    22: BOLD | DIM,
-    23: ITALIC,
-    24: UNDERLINE,
-    25: BLINK,
-    27: INVERSE,
-    28: INVISIBLE,
-    29: STRIKETHROUGH,
-}
+_CLEAR_BITS = {code: bits for bits, code in SGR_ATTRIBUTES_OFF}
 _MAX_VALUE = 0xFFFF
 _MEMO_PARAMS = 48  # longer SGR parameter strings are parsed each time, never kept
 

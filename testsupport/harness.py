@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import shlex
 import signal
@@ -31,6 +32,19 @@ def report_exit(argv: list[str]) -> str:
     """A pane command that runs `argv`, then prints its exit status and keeps the pane."""
     command = shlex.join(argv) + '; echo "[mosh exit=$?]"; sleep 60'
     return f"sh -c {shlex.quote(command)}"
+
+
+def run_mosh(*args: str) -> subprocess.CompletedProcess[str]:
+    """`mosh ARGS` with its output captured, for the failures that happen before the client
+    starts. Its stdin is a terminal nobody types on: without one, mosh refuses first."""
+    leader, follower = pty.openpty()
+    try:
+        return subprocess.run(
+            [str(BIN / "mosh"), *args], stdin=follower, capture_output=True, text=True, timeout=30
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
 
 
 class Tmux:

@@ -12,7 +12,6 @@ the real mosh-client towards the impairment proxy, which forwards from that addr
 from __future__ import annotations
 
 import os
-import pty
 import re
 import shlex
 import signal
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from testsupport.harness import BIN, Tmux, report_exit
+from testsupport.harness import BIN, Tmux, report_exit, run_mosh
 from testsupport.impair import ProxyProcess
 from testsupport.sshd import RemoteMoshd, Sshd
 
@@ -88,17 +87,6 @@ def client_via(proxy: ProxyProcess, root: Path) -> str:
     )
     script.chmod(0o755)
     return f"--client={script}"
-
-
-def run_mosh(*args: str) -> subprocess.CompletedProcess[str]:
-    leader, follower = pty.openpty()
-    try:
-        return subprocess.run(
-            [MOSH, *args], stdin=follower, capture_output=True, text=True, timeout=30
-        )
-    finally:
-        os.close(follower)
-        os.close(leader)
 
 
 # --- tests ----------------------------------------------------------------------------------------

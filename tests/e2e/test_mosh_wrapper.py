@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import pty
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from testsupport.harness import BIN, Tmux, report_exit
+from testsupport.harness import BIN, Tmux, report_exit, run_mosh
 from testsupport.sshd import RemoteMoshd, Sshd, free_loopback_port
 
 pytestmark = pytest.mark.e2e
@@ -65,19 +64,6 @@ def fresh_remotes(tmux: Tmux, remote_v4: RemoteMoshd, remote_v6: RemoteMoshd) ->
 def start_mosh(tmux: Tmux, *args: str) -> None:
     """Type-free start: the pane runs mosh, then reports its exit status and stays open."""
     tmux.start(report_exit([MOSH, *args]), env={"LC_TIME": "C.UTF-8"})
-
-
-def run_mosh(*args: str) -> subprocess.CompletedProcess[str]:
-    """mosh with its output captured, for the failures that happen before the client starts.
-    Its stdin is a terminal nobody types on: without one, mosh refuses before anything else."""
-    leader, follower = pty.openpty()
-    try:
-        return subprocess.run(
-            [MOSH, *args], stdin=follower, capture_output=True, text=True, timeout=30
-        )
-    finally:
-        os.close(follower)
-        os.close(leader)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
