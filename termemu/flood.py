@@ -90,6 +90,15 @@ _CONTROLS = "\x07\x08\t\n\r"  # the common ones, stripped at C speed first
 # The shape of run whose skipped lines go to the history (see "Scrollback" above).
 _LINES = re.compile(r"(?:[\x20-\x7e\r\n\x07]+|\x1b\[[0-9;:]*[mK])*")
 _PLAIN_LINES = re.compile(r"[\x20-\x7e\r\n\x07]*")  # _LINES without SGR and EL
+# Wide characters the history shape takes too (CJK, kana, Hangul, full-width forms): every one
+# is two columns (`ssp.width.char_width`, checked by the tests) and three bytes in UTF-8, so a
+# line's width is len + (UTF-8 bytes - len) / 2, at C speed.
+WIDE_CLASS = (
+    "\u3001-\u3003\u3008-\u3011\u3041-\u3096\u30a1-\u30fa\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7a3\uff01-\uff60"
+)
+_WIDE_LINES = re.compile(f"(?:[\\x20-\\x7e\\r\\n\\x07{WIDE_CLASS}]+|\\x1b\\[[0-9;:]*[mK])*")
+_WIDE_PLAIN_LINES = re.compile(f"[\\x20-\\x7e\\r\\n\\x07{WIDE_CLASS}]*")
 _TEXT_LF = re.compile(r"[^\r\n]\n")  # LF after text without a CR: the next line is not at x 0
 _DEFAULT_PEN = (0, 0, 0)
 
@@ -239,7 +248,13 @@ def _skip_into_history(
         return pos, None
     prefix = data[pos:anchor]  # ends with CR
     # Without ESC a single character class does (several times faster than the alternation).
-    shape = _PLAIN_LINES if "\x1b" not in prefix else _LINES
+    wide = not prefix.isascii()
+    if wide:
+        if screen.columns < 2:
+            return pos, None  # wide characters are dropped there
+        shape = _WIDE_PLAIN_LINES if "\x1b" not in prefix else _WIDE_LINES
+    else:
+        shape = _PLAIN_LINES if "\x1b" not in prefix else _LINES
     whole = shape.match(prefix)  # (not fullmatch: that would backtrack without end)
     if whole is None or whole.end() != len(prefix):
         return pos, None
@@ -259,8 +274,11 @@ def _skip_into_history(
     # `sizes` has each line's rows: n characters take ceil(n / columns) rows (a full last row
     # is a pending wrap, which the CR ends).
     sizes: list[int] | None = None
-    long = plain.find("\n") > columns + 1 or _long_line(columns).search(plain) is not None
-    if long:
+    if wide:
+        styled = True  # wide cells: drawn by emulation, when read
+        if mo.DECAWM in screen.mode:
+            sizes = [_rows_of(line, columns) for line in plain.replace("\r", "").split("\n")]
+    elif plain.find("\n") > columns + 1 or _long_line(columns).search(plain) is not None:
         styled = True  # drawn by emulation: they wrap, or (autowrap off) overwrite the edge
         if mo.DECAWM in screen.mode:
             lengths = map(len, plain.replace("\r", "").split("\n"))
@@ -340,6 +358,25 @@ def _add_styled_lines(
         if stop < end:
             pen = _pen_after(text, pen)
         start = stop
+
+
+def _rows_of(line: str, columns: int) -> int:
+    """The rows `line` (printable ASCII and `WIDE_CLASS` characters) takes drawn from column 0
+    with autowrap: a character that does not fit on the rest of the row wraps first."""
+    size = len(line)
+    if line.isascii():
+        return -(-size // columns) or 1
+    width = size + (len(line.encode()) - size) // 2
+    if width <= columns:
+        return 1
+    rows, x = 1, 0
+    for char in line:
+        step = 1 if char < "\x7f" else 2
+        if x + step > columns:
+            rows += 1
+            x = 0
+        x += step
+    return rows
 
 
 def _long_line(columns: int) -> re.Pattern[str]:
