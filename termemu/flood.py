@@ -247,42 +247,22 @@ def _skip_into_history(
     if anchor <= pos:
         return pos, None
     prefix = data[pos:anchor]  # ends with CR
-    # Without ESC a single character class does (several times faster than the alternation).
-    wide = not prefix.isascii()
-    if wide:
-        if screen.columns < 2:
-            return pos, None  # wide characters are dropped there
-        shape = _WIDE_PLAIN_LINES if "\x1b" not in prefix else _WIDE_LINES
-    else:
-        shape = _PLAIN_LINES if "\x1b" not in prefix else _LINES
-    whole = shape.match(prefix)  # (not fullmatch: that would backtrack without end)
-    if whole is None or whole.end() != len(prefix):
-        return pos, None
-    body = prefix[:-1]
-    feeds = body.count("\n")
-    crlf = body.count("\r\n")
-    if not feeds or body.count("\r") != crlf:
-        return pos, None  # nothing to skip, or a CR not ending a line
-    if feeds != crlf and _TEXT_LF.search(body) is not None:
-        return pos, None  # text ended by a bare LF: the next line does not start at x 0
-    styled = "\x1b" in body or "\x07" in body or screen.pen_tuple != _DEFAULT_PEN
-    plain = _RUN_CSI.sub("", body) if "\x1b" in body else body
-    if "\x07" in plain:
-        plain = plain.replace("\x07", "")
     columns = screen.columns
-    # Rows per line: one, unless a line is wider than the screen (and autowrap is on). Then
-    # `sizes` has each line's rows: n characters take ceil(n / columns) rows (a full last row
-    # is a pending wrap, which the CR ends).
     sizes: list[int] | None = None
-    if wide:
-        styled = True  # wide cells: drawn by emulation, when read
-        if mo.DECAWM in screen.mode:
-            sizes = [_rows_of(line, columns) for line in plain.replace("\r", "").split("\n")]
-    elif plain.find("\n") > columns + 1 or _long_line(columns).search(plain) is not None:
-        styled = True  # drawn by emulation: they wrap, or (autowrap off) overwrite the edge
-        if mo.DECAWM in screen.mode:
-            lengths = map(len, plain.replace("\r", "").split("\n"))
-            sizes = [-(-length // columns) or 1 for length in lengths]
+    fast = _short_crlf_lines(columns).match(prefix)
+    if fast is not None and fast.end() == len(prefix):
+        # The commonest flood, in one C-level pass: ASCII lines ended by CR LF, none wider
+        # than the screen (BEL counted as a column: too strict at worst).
+        body = prefix[:-1]
+        feeds = body.count("\n")
+        if not feeds:
+            return pos, None
+        styled = "\x07" in body or screen.pen_tuple != _DEFAULT_PEN
+    else:
+        shaped = _shaped_lines(screen, prefix)
+        if shaped is None:
+            return pos, None
+        body, feeds, styled, sizes = shaped
     # Lines 0 .. feeds of the text: line 0 is drawn over the bottom row. In the order they
     # scroll off: the rows on screen, line 0's, those of lines 1 .. feeds-1 (as blocks, built
     # only if read), then line `feeds`'s, on whose last row the cursor is at the anchor.
@@ -323,6 +303,63 @@ def _skip_into_history(
     screen.grid = [placeholder] * bottom + [last_line]
     screen.skipped_text(0, bottom, pen, body.count("\x07"), last_char)
     return anchor, None
+
+
+def _shaped_lines(
+    screen: EmulatorScreen, prefix: str
+) -> tuple[str, int, bool, list[int] | None] | None:
+    """For `_skip_into_history`: (body, its LFs, whether it needs emulation, each line's rows
+    or None for one each) if `prefix` (which ends with a CR) has the shape it takes, else None."""
+    # Without ESC a single character class does (several times faster than the alternation).
+    wide = not prefix.isascii()
+    if wide:
+        if screen.columns < 2:
+            return None  # wide characters are dropped there
+        shape = _WIDE_PLAIN_LINES if "\x1b" not in prefix else _WIDE_LINES
+    else:
+        shape = _PLAIN_LINES if "\x1b" not in prefix else _LINES
+    whole = shape.match(prefix)  # (not fullmatch: that would backtrack without end)
+    if whole is None or whole.end() != len(prefix):
+        return None
+    body = prefix[:-1]
+    feeds = body.count("\n")
+    crlf = body.count("\r\n")
+    if not feeds or body.count("\r") != crlf:
+        return None  # nothing to skip, or a CR not ending a line
+    if feeds != crlf and _TEXT_LF.search(body) is not None:
+        return None  # text ended by a bare LF: the next line does not start at x 0
+    styled = "\x1b" in body or "\x07" in body or screen.pen_tuple != _DEFAULT_PEN
+    plain = _RUN_CSI.sub("", body) if "\x1b" in body else body
+    if "\x07" in plain:
+        plain = plain.replace("\x07", "")
+    columns = screen.columns
+    # Rows per line: one, unless a line is wider than the screen (and autowrap is on). Then
+    # `sizes` has each line's rows: n characters take ceil(n / columns) rows (a full last row
+    # is a pending wrap, which the CR ends).
+    sizes: list[int] | None = None
+    if wide:
+        styled = True  # wide cells: drawn by emulation, when read
+        if mo.DECAWM in screen.mode:
+            sizes = [_rows_of(line, columns) for line in plain.replace("\r", "").split("\n")]
+    elif plain.find("\n") > columns + 1 or _long_line(columns).search(plain) is not None:
+        styled = True  # drawn by emulation: they wrap, or (autowrap off) overwrite the edge
+        if mo.DECAWM in screen.mode:
+            lengths = map(len, plain.replace("\r", "").split("\n"))
+            sizes = [-(-length // columns) or 1 for length in lengths]
+    return body, feeds, styled, sizes
+
+
+def _short_crlf_lines(columns: int) -> re.Pattern[str]:
+    """Matches lines of printable ASCII and BEL, at most `columns` each, ended by CR LF, then
+    one more ended by CR (possessive: no backtracking)."""
+    pattern = _SHORT_CRLF.get(columns)
+    if pattern is None:
+        line = f"[\\x20-\\x7e\\x07]{{0,{columns}}}+"
+        pattern = _SHORT_CRLF[columns] = re.compile(f"(?:{line}\\r\\n)*+{line}\\r")
+    return pattern
+
+
+_SHORT_CRLF: dict[int, re.Pattern[str]] = {}
 
 
 def _add_styled_lines(
