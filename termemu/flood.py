@@ -186,6 +186,16 @@ def skip_flood_at(screen: EmulatorScreen, data: str, pos: int, end: int) -> tupl
     y = screen.cursor.y
     if not top <= y <= bottom:
         return pos, None  # above the region rows would stay; below it LF does not scroll
+    keep = screen.history is not None and screen.margins is None and screen.grid_is_main
+    if keep and (y != bottom or screen.cursor.x != 0):
+        # Scrollback: look again once the cursor has reached the bottom row and column 0 (a
+        # CR LF does), before scanning the run (it is scanned then).
+        retry = pos
+        for _ in range(bottom - y + 1):
+            retry = data.find("\n", retry, end) + 1
+            if not retry:
+                return pos, None
+        return pos, retry
     region = bottom - top + 1
     if data.count("\n", pos, end) <= region:
         return pos, None
@@ -193,7 +203,7 @@ def skip_flood_at(screen: EmulatorScreen, data: str, pos: int, end: int) -> tupl
     last = end
     for _ in range(region):
         last = data.rfind("\n", pos, last)
-    if screen.history is not None and screen.margins is None and screen.grid_is_main:
+    if keep:
         return _skip_into_history(screen, data, pos, end, last)
     return _skip(screen, data, pos, last, top, bottom), None
 
@@ -231,16 +241,8 @@ def _skip_into_history(
     screen: EmulatorScreen, data: str, pos: int, end: int, last: int
 ) -> tuple[int, int | None]:
     """The skip when the scrolled-off lines go to the history (see "Scrollback" above)."""
-    cursor = screen.cursor
+    # (skip_flood_at made sure the cursor is at column 0 of the bottom row.)
     bottom = screen.lines - 1
-    if cursor.y != bottom or cursor.x != 0:
-        # Look again once the cursor has reached the bottom row and column 0 (a CR LF does).
-        retry = pos
-        for _ in range(bottom - cursor.y + 1):
-            retry = data.find("\n", retry, end) + 1
-            if not retry:
-                return pos, None
-        return pos, retry
     if mo.IRM in screen.mode:
         return pos, None
     anchor = data.rfind("\r", pos, last) + 1
@@ -351,11 +353,12 @@ def _shaped_lines(
 
 def _short_crlf_lines(columns: int) -> re.Pattern[str]:
     """Matches lines of printable ASCII and BEL, at most `columns` each, ended by CR LF, then
-    one more ended by CR (possessive: no backtracking)."""
+    one more ended by CR (possessive: no backtracking); maybe after an LF (a slice cut
+    between CR and LF: an empty line 0)."""
     pattern = _SHORT_CRLF.get(columns)
     if pattern is None:
         line = f"[\\x20-\\x7e\\x07]{{0,{columns}}}+"
-        pattern = _SHORT_CRLF[columns] = re.compile(f"(?:{line}\\r\\n)*+{line}\\r")
+        pattern = _SHORT_CRLF[columns] = re.compile(f"\\n?(?:{line}\\r\\n)*+{line}\\r")
     return pattern
 
 
