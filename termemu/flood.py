@@ -402,21 +402,32 @@ def _add_styled_lines(
 
 def _rows_of(line: str, columns: int) -> int:
     """The rows `line` (printable ASCII and `WIDE_CLASS` characters) takes drawn from column 0
-    with autowrap: a character that does not fit on the rest of the row wraps first."""
+    with autowrap: a character that does not fit on the rest of the row wraps first (a full
+    last row is a pending wrap, which the CR ending the line clears)."""
     size = len(line)
     if line.isascii():
         return -(-size // columns) or 1
-    width = size + (len(line.encode()) - size) // 2
-    if width <= columns:
+    if _width(line) <= columns:
         return 1
-    rows, x = 1, 0
-    for char in line:
-        step = 1 if char < "\x7f" else 2
-        if x + step > columns:
-            rows += 1
-            x = 0
-        x += step
+    # Row by row: half the room left in characters always fits (none is wider than two), so
+    # each row takes a few slices measured at C speed; one column left takes a narrow one.
+    rows, i = 0, 0
+    while i < size:
+        rows += 1
+        room = columns
+        while room > 1 and i < size:
+            chunk = line[i : i + room // 2]
+            room -= _width(chunk)
+            i += len(chunk)
+        if room == 1 and i < size and line[i] < "\x7f":
+            i += 1
     return rows
+
+
+def _width(text: str) -> int:
+    """Columns of printable ASCII and `WIDE_CLASS` text (those take three UTF-8 bytes)."""
+    size = len(text)
+    return size + (len(text.encode()) - size) // 2
 
 
 def _long_line(columns: int) -> re.Pattern[str]:
