@@ -88,8 +88,8 @@ _SGR = re.compile(r"\x1b\[([0-9;:]*)m")
 _ASCII_LINES = re.compile(r"[\x20-\x7e\n]*")
 _CONTROLS = "\x07\x08\t\n\r"  # the common ones, stripped at C speed first
 # The shape of run whose skipped lines go to the history (see "Scrollback" above).
-_LINES = re.compile(r"(?:[\x20-\x7e\r\n\x07]+|\x1b\[[0-9;:]*[mK])*")
-_PLAIN_LINES = re.compile(r"[\x20-\x7e\r\n\x07]*")  # _LINES without SGR and EL
+_LINES = re.compile(r"(?:[\x20-\x7e\r\n\x07\t]+|\x1b\[[0-9;:]*[mK])*")
+_PLAIN_LINES = re.compile(r"[\x20-\x7e\r\n\x07\t]*")  # _LINES without SGR and EL
 # Wide characters the history shape takes too (CJK, kana, Hangul, full-width forms): every one
 # is two columns (`ssp.width.char_width`, checked by the tests) and three bytes in UTF-8, so a
 # line's width is len + (UTF-8 bytes - len) / 2, at C speed.
@@ -97,8 +97,8 @@ WIDE_CLASS = (
     "\u3001-\u3003\u3008-\u3011\u3041-\u3096\u30a1-\u30fa\u3400-\u4dbf\u4e00-\u9fff"
     "\uac00-\ud7a3\uff01-\uff60"
 )
-_WIDE_LINES = re.compile(f"(?:[\\x20-\\x7e\\r\\n\\x07{WIDE_CLASS}]+|\\x1b\\[[0-9;:]*[mK])*")
-_WIDE_PLAIN_LINES = re.compile(f"[\\x20-\\x7e\\r\\n\\x07{WIDE_CLASS}]*")
+_WIDE_LINES = re.compile(f"(?:[\\x20-\\x7e\\r\\n\\x07\\t{WIDE_CLASS}]+|\\x1b\\[[0-9;:]*[mK])*")
+_WIDE_PLAIN_LINES = re.compile(f"[\\x20-\\x7e\\r\\n\\x07\\t{WIDE_CLASS}]*")
 _TEXT_LF = re.compile(r"[^\r\n]\n")  # LF after text without a CR: the next line is not at x 0
 _DEFAULT_PEN = (0, 0, 0)
 
@@ -276,8 +276,11 @@ def _skip_into_history(
     assert history is not None
     modes = screen.mode
     head: list[Line] = []
+    tabs = frozenset(screen.tabstops) if styled and "\t" in body else None
     if styled:
-        head, first, pen = emulate_lines(columns, modes, screen.pen_tuple, first, body[:first_end])
+        head, first, pen = emulate_lines(
+            columns, modes, screen.pen_tuple, first, body[:first_end], tabs
+        )
     else:
         text = body[:first_end].rstrip("\r")
         size = len(text)
@@ -288,12 +291,12 @@ def _skip_into_history(
     history.extend_lazy([*screen.grid[:bottom], *head, first], columns)
     if feeds > 1:
         if styled:
-            _add_styled_lines(history, body, first_end, last_lf, pen, columns, modes, sizes)
+            _add_styled_lines(history, body, first_end, last_lf, pen, columns, modes, sizes, tabs)
             pen = _pen_after(body[first_end:last_lf], pen)
         else:
             history.add_text_block(body[first_end + 1 : last_lf], feeds - 1)
     if styled:
-        lines, last_line, pen = emulate_lines(columns, modes, pen, None, body[last_lf:])
+        lines, last_line, pen = emulate_lines(columns, modes, pen, None, body[last_lf:], tabs)
         history.extend_lazy(lines[1:], columns)
     else:
         last_line = _text_line(body[last_lf + 1 :], columns, screen)
@@ -339,7 +342,13 @@ def _shaped_lines(
     # `sizes` has each line's rows: n characters take ceil(n / columns) rows (a full last row
     # is a pending wrap, which the CR ends).
     sizes: list[int] | None = None
-    if wide:
+    if "\t" in plain:
+        styled = True  # TABs move the cursor: drawn by emulation, when read
+        if mo.DECAWM in screen.mode:
+            stops = screen.tabstops
+            lines = plain.replace("\r", "").split("\n")
+            sizes = [_rows_tabbed(line, columns, stops) for line in lines]
+    elif wide:
         styled = True  # wide cells: drawn by emulation, when read
         if mo.DECAWM in screen.mode:
             sizes = [_rows_of(line, columns) for line in plain.replace("\r", "").split("\n")]
@@ -374,6 +383,7 @@ def _add_styled_lines(
     columns: int,
     modes: set[int],
     sizes: list[int] | None,
+    tabs: frozenset[int] | None,
 ) -> None:
     """The lines of body[start:end] (which starts with the LF before the first, line 1 of the
     text, and holds an LF between each two) as blocks of at most _BLOCK_LINES lines, so that
@@ -390,7 +400,7 @@ def _add_styled_lines(
         count = text.count("\n")
         block_rows = count if sizes is None else sum(sizes[line : line + count])
         history.add_lazy_block(
-            StyledBlock(text, pen, columns, modes),
+            StyledBlock(text, pen, columns, modes, tabs),
             block_rows,
             lazy_block_cost(len(text), block_rows),
         )
@@ -421,6 +431,33 @@ def _rows_of(line: str, columns: int) -> int:
             i += len(chunk)
         if room == 1 and i < size and line[i] < "\x7f":
             i += 1
+    return rows
+
+
+def _rows_tabbed(line: str, columns: int, stops: set[int]) -> int:
+    """`_rows_of` for a line with TABs: each moves to the next stop in `stops` or the last
+    column (from a pending wrap too, which it cancels: `tab()`)."""
+    rows, x = 1, 0
+    for index, part in enumerate(line.split("\t")):
+        if index:
+            x = min(x, columns - 1) + 1
+            while x < columns - 1 and x not in stops:
+                x += 1
+            x = min(x, columns - 1)
+        if part.isascii():
+            if x + len(part) > columns:  # wraps: the rest fills whole rows, then part of one
+                over = x + len(part) - columns
+                rows += -(-over // columns)
+                x = (over - 1) % columns + 1
+            else:
+                x += len(part)
+            continue
+        for char in part:
+            step = 1 if char < "\x7f" else 2
+            if x + step > columns:
+                rows += 1
+                x = 0
+            x += step
     return rows
 
 

@@ -153,7 +153,7 @@ def test_lines_kept_before_a_resize_stay_and_later_ones_have_the_new_width() -> 
     assert texts(em) == ["0123456789", "abcd", "", "KLMN"]
 
 
-# --- runs of other shapes: wide characters, wrapping, TAB, BS ----------------------------------
+# --- runs of other shapes: wide characters, wrapping, TAB (stops set or cleared), BS ---------
 # Wide characters the history shape takes (termemu.flood.WIDE_CLASS, its range edges too), and
 # some it does not: emoji, combining marks, narrow non-ASCII.
 WIDE = ["中", "文", "\u4e00", "\u9fff", "\u3001", "\u3002", "\u3041", "\u30fa", "\uac00", "\uff01"]
@@ -179,7 +179,7 @@ def wide_lines(draw: st.DrawFn, width: int, clean: bool) -> str:
     """A line; `clean`: of the shape the fast path hands to the history (CR LF, no TAB ...)."""
     atoms = st.sampled_from(WIDE) | st.sampled_from([" ", "a", "bc", "\x07"])
     if clean:
-        atoms |= st.sampled_from(SGRS)
+        atoms |= st.sampled_from([*SGRS, "\t"])
     elif draw(st.integers(0, 5)) == 0:
         atoms |= st.sampled_from(SGRS) | st.sampled_from(["\t", "\x08", *OTHER])
     size = draw(st.sampled_from([width // 2, width, 2 * width + 1, 4 * width]))
