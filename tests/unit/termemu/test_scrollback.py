@@ -15,7 +15,8 @@ from ssp.history import History
 from ssp.screen import DEFAULT_RENDITION, Row, intern_rendition, palette_color
 from ssp.width import char_width
 from termemu.emulator import Emulator
-from termemu.flood import WIDE_CLASS, _rows_of
+from termemu.flood import WIDE_CLASS, _rows_of, _rows_tabbed
+from termemu.parser import Parser
 from termemu.screen import EmulatorScreen
 from tests.unit.termemu.test_flood import RECHECKS, SCALE, SGRS, Case, deep_state, streams
 from tests.unit.termemu.test_fuzz import feed_in_pieces
@@ -268,3 +269,40 @@ def test_rows_of_a_wide_line_match_drawing(columns: int) -> None:
         screen.history = History(limit=1000)
         screen.draw(line)
         assert _rows_of(line, columns) == screen.history.end + 1, line
+
+
+@settings(max_examples=1000 * SCALE, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "bcd", "中", "\t", "\t\t", "x" * 7]), max_size=30),
+    st.integers(1, 20),
+    st.sets(st.integers(0, 25)),
+)
+def test_rows_of_a_tabbed_line_match_drawing(
+    parts: list[str], columns: int, stops: set[int]
+) -> None:
+    """With any tab stops, a TAB after a full row (a pending wrap) too."""
+    line = "".join(parts)
+    if columns < 2:
+        line = line.replace("中", "a")
+    screen = EmulatorScreen(columns, 1)
+    screen.tabstops = {stop for stop in stops if stop < columns}
+    screen.history = History(limit=1000)
+    Parser(screen, fast_path=False).feed(line)
+    assert _rows_tabbed(line, columns, screen.tabstops) == screen.history.end + 1
+
+
+@pytest.mark.parametrize("prelude", ["", "\x1b[3g", "\x1b[3g\x1b[1;4H\x1bH\x1b[1;1H", "\x1b[?7l"])
+@pytest.mark.parametrize("width", [4, 10, 80])
+def test_tabbed_floods_keep_their_tab_stops(prelude: str, width: int) -> None:
+    """The skipped lines are drawn (when read) with the screen's tab stops, not the default."""
+    lines = (f"a\tb{n}\tc{'中' * (n % 7)}\t{'x' * (n % 13)}\r\n" for n in range(300))
+    data = (prelude + "".join(lines)).encode()
+    fast = Emulator(width, 3, history=History(limit=100_000))
+    feed_in_pieces(fast, data, [1000, 2000])
+    full = Emulator(width, 3, fast_path=False, history=History(limit=100_000))
+    full.feed(data)
+    assert fast._parser.skipped
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.end == b.end and a.rows(0, a.end) == b.rows(0, b.end)
