@@ -45,16 +45,21 @@ character-set translation active, and the parser in its ground state. Inside a r
 
 Scrollback. When the screen keeps its scrolled-off lines (`EmulatorScreen.history`, on the main
 screen with no scrolling region), the skipped lines are not invisible any more: they go to the
-history, in order, as full emulation would have put them there. That is done for the common
-shape of a flood, `_LINES`: lines of printable ASCII, SGR, EL and BEL, each ended by CR LF (as
-the PTY's ONLCR makes them), none wider than the screen (so no autowrap), starting from the
-bottom row at column 0 (`_skip_into_history`). Then the R rows on screen scroll off first (the
-bottom one with the run's first line drawn over it), followed by one line per text line, and
-the grid at the anchor is the last R of those. Lines between go to the history unbuilt: plain
-text as one string (`ssp.history`), styled text as blocks drawn when read
-(`termemu.scrollback`); in a long flood most are evicted first. Any other run (wide
-characters, TAB, lines that wrap) is emulated fully while scrollback is kept (slower, still
-right); before the cursor reaches the bottom row or column 0, the next look is a few lines on.
+history, in order, as full emulation would have put them there. That is done for runs of
+lines (`_skip_into_history`) of printable ASCII, wide characters of `WIDE_CLASS` (CJK, kana,
+Hangul, full-width forms: two columns each), TAB, SGR, EL and BEL, each ended by CR LF (as the
+PTY's ONLCR makes them), starting from the bottom row at column 0. Then the R rows on screen
+scroll off first (the bottom one with the run's first line drawn over it), followed by each
+text line's rows, and the grid at the anchor is the last R of those. A line takes one row
+unless it wraps: its rows are counted without drawing it (`_rows_of`: from its UTF-8 size, and
+row by row only if it is wider than the screen; `_rows_tabbed` with the screen's tab stops).
+Lines between go to the history unbuilt: short plain ASCII lines as one string
+(`ssp.history`), anything else as blocks drawn when read on a one-row screen of the same
+width, modes and tab stops (`termemu.scrollback`); in a long flood most are evicted first.
+The commonest shape (short ASCII lines) is recognised by one possessive match
+(`_short_crlf_lines`). Any other run (BS, combining marks, emoji, bare LFs after text) is
+emulated fully while scrollback is kept (slower, still right); until the cursor reaches the
+bottom row and column 0, the next look is a few lines on, before the run is scanned at all.
 
 The anchor is the last possible one, so full emulation sees about R lines per run. The scan is
 a handful of C-level string operations over the run (`re.match`, `str.count`, `rfind`), so the
