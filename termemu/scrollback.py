@@ -2,10 +2,11 @@
 
 Lines drawn with colours (SGR) or erased in part (EL) cannot be made from their text alone: the
 pen and the background colour erase uses change as they go. Such a line is drawn the way full
-emulation draws it, on a screen of one row of the same width and modes: on a line of its own,
-an LF at the bottom row is all that happens between lines, so one row behaves exactly as the
-bottom row of the whole screen did (`termemu.flood` only hands over text whose lines never
-wrap). `emulate_lines` does it at once (for the few lines the fast path puts on the screen);
+emulation draws it, on a screen of one row of the same width, modes and tab stops: on a line of
+its own, an LF at the bottom row is all that happens between lines (and an autowrap, an index()
+at the bottom row, scrolls the row off the same way), so one row behaves exactly as the bottom
+row of the whole screen did. Wide characters, TABs and lines that wrap are drawn that way
+too. `emulate_lines` does it at once (for the few lines the fast path puts on the screen);
 `StyledBlock` does it when the history is read (`ssp.history.LazyBlock`), which in a flood is
 rare: most lines are evicted unread.
 """
@@ -36,15 +37,23 @@ class _Collect(History):
 
 
 def emulate_lines(
-    columns: int, modes: set[int], pen: Pen, first: Line | None, text: str
+    columns: int,
+    modes: set[int],
+    pen: Pen,
+    first: Line | None,
+    text: str,
+    tabstops: frozenset[int] | None = None,
 ) -> tuple[list[Line], Line, Pen]:
     """Draw `text` on one row `columns` wide (showing `first`, or blank), cursor at column 0,
-    with `modes` and `pen`: (the lines that scrolled off, the row left, the pen left)."""
+    with `modes`, `pen` and `tabstops` (None: the default ones): (the lines that scrolled off,
+    the row left, the pen left)."""
     from termemu.parser import Parser  # the parser imports termemu.flood, which imports us
 
     screen = EmulatorScreen(columns, 1)
     screen.mode = set(modes)
     screen._set_pen(pen)
+    if tabstops is not None:
+        screen.tabstops = set(tabstops)
     if first is not None:
         screen.grid = [first]
     sink = _Collect()
@@ -58,10 +67,18 @@ class StyledBlock:
     """`count` lines of a flood: `text` starts with the LF before the first of them and holds
     the LF between each two; drawn from `pen` when read."""
 
-    __slots__ = ("_columns", "_modes", "_pen", "_text")
+    __slots__ = ("_columns", "_modes", "_pen", "_tabstops", "_text")
 
-    def __init__(self, text: str, pen: Pen, columns: int, modes: set[int]) -> None:
+    def __init__(
+        self,
+        text: str,
+        pen: Pen,
+        columns: int,
+        modes: set[int],
+        tabstops: frozenset[int] | None = None,
+    ) -> None:
         self._text = text
+        self._tabstops = tabstops
         self._pen = pen
         self._columns = columns
         self._modes = frozenset(modes)
@@ -69,6 +86,6 @@ class StyledBlock:
     def block_rows(self) -> list[Row]:
         # The leading LF scrolls the blank row off first; the final one, the last line.
         lines, _, _ = emulate_lines(
-            self._columns, set(self._modes), self._pen, None, self._text + "\n"
+            self._columns, set(self._modes), self._pen, None, self._text + "\n", self._tabstops
         )
         return [history_row(line) for line in lines[1:]]

@@ -4,13 +4,21 @@ captured line holds, and that the fast path hands over exactly the lines full em
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+import random
+import re
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ssp.history import History
 from ssp.screen import DEFAULT_RENDITION, Row, intern_rendition, palette_color
+from ssp.width import char_width
 from termemu.emulator import Emulator
-from tests.unit.termemu.test_flood import SCALE, Case, deep_state, streams
+from termemu.flood import WIDE_CLASS, _rows_of, _rows_tabbed
+from termemu.parser import Parser
+from termemu.screen import EmulatorScreen
+from tests.unit.termemu.test_flood import RECHECKS, SCALE, SGRS, Case, deep_state, streams
 from tests.unit.termemu.test_fuzz import feed_in_pieces
 
 
@@ -144,3 +152,157 @@ def test_lines_kept_before_a_resize_stay_and_later_ones_have_the_new_width() -> 
     em.feed(b"\r\nKLMNOPQ\r\n")  # wraps at the new width
     # The kept line stays whole; the one still on screen was cut by the resize (no reflow).
     assert texts(em) == ["0123456789", "abcd", "", "KLMN"]
+
+
+# --- runs of other shapes: wide characters, wrapping, TAB (stops set or cleared), BS ---------
+# Wide characters the history shape takes (termemu.flood.WIDE_CLASS, its range edges too), and
+# some it does not: emoji, combining marks, narrow non-ASCII.
+WIDE = ["中", "文", "\u4e00", "\u9fff", "\u3001", "\u3002", "\u3041", "\u30fa", "\uac00", "\uff01"]
+OTHER = ["😀", "e\u0301", "\u0301", "é", "\u200d", "\ufffd"]
+WIDE_PRELUDES = [
+    "",
+    "",
+    "",
+    "\x1b[?7l",
+    "\x1b[4h",
+    "\x1b[20h",
+    "\x1b[44m",
+    "x",
+    "\x1b[9;1H",
+    "\x1b[2;3r",
+]
+
+WideCase = tuple[bytes, tuple[int, int], list[int], int, str, int]
+
+
+@st.composite
+def wide_lines(draw: st.DrawFn, width: int, clean: bool) -> str:
+    """A line; `clean`: of the shape the fast path hands to the history (CR LF, no TAB ...)."""
+    atoms = st.sampled_from(WIDE) | st.sampled_from([" ", "a", "bc", "\x07"])
+    if clean:
+        atoms |= st.sampled_from([*SGRS, "\t"])
+    elif draw(st.integers(0, 5)) == 0:
+        atoms |= st.sampled_from(SGRS) | st.sampled_from(["\t", "\x08", *OTHER])
+    size = draw(st.sampled_from([width // 2, width, 2 * width + 1, 4 * width]))
+    text = "".join(draw(st.lists(atoms, max_size=max(size, 1))))
+    return text + ("\r\n" if clean else draw(st.sampled_from(["\r\n"] * 6 + ["\n", "\r", ""])))
+
+
+@st.composite
+def wide_streams(draw: st.DrawFn) -> WideCase:
+    width = draw(st.integers(1, 12))
+    height = draw(st.integers(1, 6))
+    clean = draw(st.booleans())
+    parts = draw(st.lists(wide_lines(width, clean), min_size=height, max_size=60))
+    data = "".join(parts).encode()
+    cuts = draw(st.lists(st.integers(0, len(data)), max_size=6))
+    return (
+        data,
+        (width, height),
+        cuts,
+        draw(st.integers(1, 200)),
+        draw(st.sampled_from(WIDE_PRELUDES)),
+        draw(RECHECKS),
+    )
+
+
+@settings(max_examples=500 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wide_streams())
+def test_wide_wrapping_runs_keep_the_same_lines_as_full_emulation(
+    case: WideCase,
+) -> None:
+    """Runs with wide characters, lines that wrap, SGR, EL, BEL (and now and then TAB, BS,
+    combining marks, emoji), cut anywhere: the same history and state as full emulation."""
+    data, size, cuts, limit, prelude, recheck = case
+    data = prelude.encode() + data
+    fast = Emulator(*size, history=History(limit=limit))
+    fast._parser.flood_recheck = recheck
+    feed_in_pieces(fast, data, cuts)
+    full = Emulator(*size, fast_path=False, history=History(limit=limit))
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.end == b.end
+    after = max(a.first, b.first)
+    assert a.rows(after, a.end) == b.rows(after, b.end)
+    event("skipped something" if fast._parser.skipped else "skipped nothing")
+
+
+@settings(max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*WIDE, "a", " ", "\x1b[31m", "\x1b[m", "\x1b[K"]), max_size=40),
+        min_size=20,
+        max_size=120,
+    ),
+    st.integers(2, 30),
+    st.integers(1, 8),
+)
+def test_cjk_floods_take_the_fast_path(lines: list[list[str]], width: int, height: int) -> None:
+    """CJK lines ended by CR LF, wrapping or not: skipped into the history, every line kept."""
+    data = "".join("".join(line) + "\r\n" for line in lines).encode()
+    fast = Emulator(width, height, history=History(limit=100_000))
+    fast.feed(data)
+    full = Emulator(width, height, fast_path=False, history=History(limit=100_000))
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.end == b.end and a.rows(0, a.end) == b.rows(0, b.end)
+    if len(lines) > 2 * height + 2:
+        assert fast._parser.skipped
+
+
+def test_the_wide_class_is_two_columns_and_three_bytes() -> None:
+    """termemu.flood counts a line's columns from its UTF-8 size: this is what allows it."""
+    for char in re.findall(f"[{WIDE_CLASS}]", "".join(map(chr, range(0x80, 0x10000)))):
+        assert char_width(char) == 2 and len(char.encode()) == 3, hex(ord(char))
+
+
+@pytest.mark.parametrize("columns", [2, 3, 5, 80])
+def test_rows_of_a_wide_line_match_drawing(columns: int) -> None:
+    rng = random.Random(columns)
+    for _ in range(3000):
+        line = "".join(rng.choice("a中") for _ in range(rng.randint(0, 4 * columns)))
+        screen = EmulatorScreen(columns, 1)
+        screen.history = History(limit=1000)
+        screen.draw(line)
+        assert _rows_of(line, columns) == screen.history.end + 1, line
+
+
+@settings(max_examples=1000 * SCALE, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "bcd", "中", "\t", "\t\t", "x" * 7]), max_size=30),
+    st.integers(1, 20),
+    st.sets(st.integers(0, 25)),
+)
+def test_rows_of_a_tabbed_line_match_drawing(
+    parts: list[str], columns: int, stops: set[int]
+) -> None:
+    """With any tab stops, a TAB after a full row (a pending wrap) too."""
+    line = "".join(parts)
+    if columns < 2:
+        line = line.replace("中", "a")
+    screen = EmulatorScreen(columns, 1)
+    screen.tabstops = {stop for stop in stops if stop < columns}
+    screen.history = History(limit=1000)
+    Parser(screen, fast_path=False).feed(line)
+    assert _rows_tabbed(line, columns, screen.tabstops) == screen.history.end + 1
+
+
+@pytest.mark.parametrize("prelude", ["", "\x1b[3g", "\x1b[3g\x1b[1;4H\x1bH\x1b[1;1H", "\x1b[?7l"])
+@pytest.mark.parametrize("width", [4, 10, 80])
+def test_tabbed_floods_keep_their_tab_stops(prelude: str, width: int) -> None:
+    """The skipped lines are drawn (when read) with the screen's tab stops, not the default."""
+    lines = (f"a\tb{n}\tc{'中' * (n % 7)}\t{'x' * (n % 13)}\r\n" for n in range(300))
+    data = (prelude + "".join(lines)).encode()
+    fast = Emulator(width, 3, history=History(limit=100_000))
+    feed_in_pieces(fast, data, [1000, 2000])
+    full = Emulator(width, 3, fast_path=False, history=History(limit=100_000))
+    full.feed(data)
+    assert fast._parser.skipped
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.end == b.end and a.rows(0, a.end) == b.rows(0, b.end)
