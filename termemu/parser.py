@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from termemu.flood import run_end, skip_flood_at
+from termemu.flood import run_end, skip_flood_at, skip_plain_lines
 from termemu.screen import PRIMARY_DA, EmulatorScreen
 
 # The standard library's logging, not structlog: termemu must not depend on the daemon's
@@ -172,6 +172,8 @@ class Parser:
                     continue
                 if flood and pos >= checked:
                     pos, checked = self._skip_flood(data, pos)
+                    if pos == n:
+                        break  # skipped to the end (termemu.flood.skip_plain_lines)
                 m = match_text(data, pos)
                 if m is not None:
                     pos = m.end()
@@ -197,6 +199,10 @@ class Parser:
     def _skip_flood(self, data: str, pos: int) -> tuple[int, int]:
         """(where to go on, where to look for the next run)."""
         try:
+            quick = skip_plain_lines(self.screen, data, pos)
+            if quick > pos:
+                self.skipped += quick - pos
+                return quick, quick
             end = run_end(data, pos)
             if end > pos:
                 resume, retry = skip_flood_at(self.screen, data, pos, end)

@@ -1,4 +1,4 @@
-"""The flood fast path (termemu/flood.py) against full emulation.
+"""The flood fast path (termemu/flood.py, flood_effects.py) against full emulation.
 
 Whatever the bytes and however they are cut into feeds, an emulator with the fast path must
 end in exactly the state of one without it: not only the snapshot, but everything that can
@@ -15,9 +15,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from ssp.history import History
 from ssp.screen import Row, palette_color
 from termemu.emulator import Emulator
-from termemu.flood import _column_after, _last_printed, _pen_after, run_end, skip_flood
+from termemu.flood import _column_after, run_end, skip_flood
+from termemu.flood_effects import last_printed, pen_after
 from termemu.lines import Line
 from termemu.screen import EmulatorScreen
 from tests.unit.termemu.test_fuzz import check_consistent, feed_in_pieces
@@ -430,16 +432,16 @@ def test_column_after(x: int, printed: int, autowrap: bool, expected: int) -> No
     assert _column_after(x, printed, 10, autowrap) == expected
 
 
-def test_last_printed_and_pen_after() -> None:
-    assert _last_printed("ab\x1b[31m\r\n\x07\t", 80) == "b"
-    assert _last_printed("a中\u0301\r\n", 80) == "中"
-    assert _last_printed("a中", 1) == "a"
-    assert _last_printed("\r\n\x1b[m", 80) is None
+def test_last_printed_andpen_after() -> None:
+    assert last_printed("ab\x1b[31m\r\n\x07\t", 80) == "b"
+    assert last_printed("a中\u0301\r\n", 80) == "中"
+    assert last_printed("a中", 1) == "a"
+    assert last_printed("\r\n\x1b[m", 80) is None
     pen = (0, 0, 0)
-    assert _pen_after("x\x1b[31mx\x1b[0;44mx\x1b[1m", pen) == _pen_after("\x1b[44;1m", pen)
-    assert _pen_after("\x1b[31m\x1b[0;1Kx\x1b[1m", pen) == _pen_after("\x1b[31;1m", pen)
-    assert _last_printed("ab\x1b[K\r\n\x1b[0;1K", 80) == "b"
-    assert _last_printed("ab\x00\x7f\x9b\x0b", 80) == "b"
+    assert pen_after("x\x1b[31mx\x1b[0;44mx\x1b[1m", pen) == pen_after("\x1b[44;1m", pen)
+    assert pen_after("\x1b[31m\x1b[0;1Kx\x1b[1m", pen) == pen_after("\x1b[31;1m", pen)
+    assert last_printed("ab\x1b[K\r\n\x1b[0;1K", 80) == "b"
+    assert last_printed("ab\x00\x7f\x9b\x0b", 80) == "b"
 
 
 # --- the combining-mark fix that came with this work ---------------------------------------
@@ -486,3 +488,85 @@ def test_sweep_line_counts_and_lengths(width: int, height: int, prelude: str) ->
                 data = (prelude + body + "\x1b[2b").encode()
                 run_both(data, (width, height), [len(prelude), len(prelude) + len(body)], 0)
                 check_anchor(body.encode(), (width, height), prelude.encode())
+
+
+# --- skip_plain_lines: the plainest flood taken whole, with or without scrollback ------------
+@settings(max_examples=1000 * SCALE, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.lists(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=14)),
+    st.integers(1, 12),
+    st.integers(1, 6),
+    st.sampled_from(["", "abc", "abc\n", "\n", "\x1b[31m", "\x1b[4h", "\x1b[2;3r", "x" * 13]),
+    st.lists(st.integers(0, 400), max_size=4),
+    st.booleans(),
+)
+def test_plain_lines_equal_full_emulation(
+    lines: list[str], width: int, height: int, prelude: str, cuts: list[int], kept: bool
+) -> None:
+    """Plain CR LF lines after any prelude (text left on the bottom row, a bare LF after
+    text, a pen, insert mode, margins, lines that wrap), cut anywhere: the same state and
+    scrollback as full emulation."""
+    filler = "\r\n" * height  # the cursor reaches the bottom row first
+    data = (filler + prelude + "".join(line + "\r\n" for line in lines)).encode()
+    fast = Emulator(width, height, history=History(limit=500) if kept else None)
+    fast._parser.flood_recheck = 0
+    feed_in_pieces(fast, data, cuts)
+    full = Emulator(width, height, fast_path=False, history=History(limit=500) if kept else None)
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    if kept:
+        a, b = fast.history, full.history
+        assert a is not None and b is not None
+        assert a.end == b.end and a.rows(a.first, a.end) == b.rows(a.first, b.end)
+    event("skipped" if fast._parser.skipped else "not skipped")
+
+
+@pytest.mark.parametrize("kept", [False, True])
+@pytest.mark.parametrize(
+    ("prelude", "head"),
+    [
+        ("abc", "\n"),  # a bare LF after text: the next lines start at column 3
+        ("x" * 10, "ab\r\n"),  # a pending wrap: line 0 starts on a new row
+        ("xxxxxxx", "abcdef\r\n"),  # line 0 wraps from column 7
+        ("\x1b[4hzzzzzzzzz\r", "ab\r\n"),  # insert mode: line 0 pushes the row's text right
+        ("\x1b[31m", "ab\r\n"),  # a pen: the rows are not in the default rendition
+        ("\x1b[2;3r\x1b[3;1H", "ab\r\n"),  # margins: rows outside them stay
+        ("\x1b(0", "ab\r\n"),  # DEC graphics: the letters are drawn as other characters
+        ("\x1b[?7l", "0123456789\r\n" * 40),  # autowrap off: the last full line keeps the
+        # edge marker (`_combine`), and it is still on the screen
+    ],
+)
+def test_plain_lines_not_taken_where_drawing_differs(kept: bool, prelude: str, head: str) -> None:
+    """Each state in which drawing the lines is not plain: the feed right after it starts in
+    that state, and ends exactly as full emulation does."""
+    start = ("\r\n" * 3 + prelude).encode()
+    data = (head + "ab\r\n" * 30 + "cd").encode() if len(head) < 20 else head.encode()
+    fast = Emulator(10, 3, history=History() if kept else None)
+    fast.feed(start)
+    fast.feed(data)
+    full = Emulator(10, 3, fast_path=False, history=History() if kept else None)
+    full.feed(start + data)
+    assert deep_state(fast) == deep_state(full)
+    if kept:
+        a, b = fast.history, full.history
+        assert a is not None and b is not None
+        assert a.rows(0, a.end) == b.rows(0, b.end)
+
+
+def test_seq_in_pty_sized_pieces_is_taken_whole_from_mid_line() -> None:
+    """A PTY hands a flood over in pieces cut anywhere: each piece after the first is skipped
+    from its first byte (the cursor mid-line on the bottom row), up to its last CR LF."""
+    data = seq(1, 20000)
+    fast = Emulator(80, 24, history=History(limit=100_000))
+    fast.feed(data[:4000])
+    before = fast._parser.skipped
+    piece = data[4000:8000]
+    fast.feed(piece)
+    assert fast._parser.skipped - before == piece.rindex(b"\n") + 1
+    feed_in_pieces(fast, data[8000:], list(range(0, len(data) - 8000, 4093)))
+    full = Emulator(80, 24, fast_path=False, history=History(limit=100_000))
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.rows(0, a.end) == b.rows(0, b.end)

@@ -15,7 +15,7 @@ from ssp.history import History
 from ssp.screen import DEFAULT_RENDITION, Row, intern_rendition, palette_color
 from ssp.width import char_width
 from termemu.emulator import Emulator
-from termemu.flood import WIDE_CLASS, _rows_of, _rows_tabbed
+from termemu.flood_history import WIDE_CLASS, _rows_of, _rows_tabbed
 from termemu.parser import Parser
 from termemu.screen import EmulatorScreen
 from tests.unit.termemu.test_flood import RECHECKS, SCALE, SGRS, Case, deep_state, streams
