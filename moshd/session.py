@@ -92,6 +92,9 @@ RTT_LOG_CHANGE = 0.25  # also log when SRTT moves by this fraction
 # interval on a fast link (the client's acknowledgment comes back within the interval), so a
 # flood's scrollback costs both ends a bounded share of their time.
 HISTORY_RELEASE = 250
+# A flood past the scrollback limit evicts lines before they were released: the release then
+# waits until no such eviction happened for this long (Session._note_evictions).
+HISTORY_HOLD = 0.25
 # How much of the session's recent scrollback a new attachment's client gets (`attach`).
 REATTACH_HISTORY = 1000
 
@@ -149,6 +152,8 @@ class Session:
         self._client_awaited = True  # see _wait_for_a_client
         self._logged_srtt: float | None = None
         self._logged_rtt_at = -math.inf
+        self._evicted_seen = 0  # the history's `first` at the last look (_note_evictions)
+        self._history_held_until = -math.inf
 
     # --- attachments --------------------------------------------------------------------------
     def _new_attachment(self, protocol: Protocol) -> Attachment:
@@ -387,7 +392,8 @@ class Session:
                 if heard is not None and (before is None or heard - before > DETACHED_AFTER):
                     attachment.contact_since = heard  # (re)attached: a client is back
             self._check_timers(now)
-            if self._screen_dirty or now >= endpoint.echo_ack_time() or self._history_waiting():
+            self._note_evictions(now)
+            if self._screen_dirty or now >= endpoint.echo_ack_time() or self._history_waiting(now):
                 self._publish_frame(now)
             if self.close_reason is not None and not self._wait_for_a_client(now):
                 # Once; a no-op while the client's own goodbye is being answered.
@@ -462,13 +468,13 @@ class Session:
         if (
             not self._screen_dirty
             and echo_ack == self.endpoint.local_state.echo_ack
-            and not self._history_waiting()
+            and not self._history_waiting(now)
         ):
             return
         self._screen_dirty = False
         screen = self.emulator.snapshot(echo_ack)
         screen.farewell = self.close_reason.farewell if self.close_reason else ""
-        self._release_history(screen)
+        self._release_history(screen, now)
         self.attachment.show(screen, now)
 
     # --- scrollback (ssp.history) -----------------------------------------------------------
@@ -476,7 +482,9 @@ class Session:
     # what the client has acknowledged, so one diff never carries more than that: under a
     # flood the frame after Ctrl-C, and the final screen, stay small. Lines the store evicted
     # meanwhile (past its limit) are released as a count at no cost; the client shows one
-    # marker for them.
+    # marker for them. While a flood evicts lines faster than they are released, nothing is
+    # released (`_note_evictions`): the lines sent would be a fragment between two markers,
+    # work for both ends that the user would only have to scroll past.
 
     def _initial_frame(self) -> Framebuffer:
         """State 0 of a new attachment. Its client starts with no scrollback and a history end
@@ -485,22 +493,36 @@ class Session:
         marker: the diff carries lines by absolute number, so the client needs no agreement."""
         return Framebuffer(history_end=max(0, self.history.end - REATTACH_HISTORY))
 
-    def _history_release_end(self) -> int:
+    def _note_evictions(self, now: float) -> None:
+        """Hold the release for HISTORY_HOLD after the store evicted lines never released (a
+        flood past its limit); then the client gets one marker and the lines kept."""
+        first = self.history.first
+        if first == self._evicted_seen:
+            return
+        self._evicted_seen = first
+        if self.attachment.protocol is Protocol.NATIVE and first > self._history_released():
+            self._history_held_until = now + HISTORY_HOLD
+
+    def _history_released(self) -> int:
+        return self.endpoint.local_state.history_end
+
+    def _history_release_end(self, now: float) -> int:
+        if now < self._history_held_until:
+            return self._history_released()
         acked = self.endpoint.acked_local_state.history_end
         return min(self.history.end, max(acked, self.history.first) + HISTORY_RELEASE)
 
-    def _history_waiting(self) -> bool:
+    def _history_waiting(self, now: float) -> bool:
         """Whether a frame now would release scrollback lines the current one does not."""
         if self.attachment.protocol is Protocol.PROTO2:
             return False  # a stock client has no scrollback
-        return self._history_release_end() > self.endpoint.local_state.history_end
+        return self._history_release_end(now) > self._history_released()
 
-    def _release_history(self, screen: Framebuffer) -> None:
+    def _release_history(self, screen: Framebuffer, now: float) -> None:
         if self.attachment.protocol is Protocol.PROTO2:
             return
         screen.history = self.history
-        released = self.endpoint.local_state.history_end
-        screen.history_end = max(self._history_release_end(), released)
+        screen.history_end = max(self._history_release_end(now), self._history_released())
 
     def _wait_for_a_client(self, now: float) -> bool:
         """A command that ended before any client attached (`mosh host -- printf ok`) keeps
@@ -537,6 +559,8 @@ class Session:
 
     def _next_timer(self, now: float) -> float:
         deadlines = [self.endpoint.echo_ack_time(), *(due for due, _ in self._timeouts())]
+        if self._history_held_until > now:
+            deadlines.append(self._history_held_until)  # then the scrollback goes on
         if self._wait_for_a_client(now):
             deadlines.append(self._started + NO_CLIENT_TIMEOUT)  # then: goodbye to nobody
         return min(deadlines)
