@@ -111,25 +111,36 @@ def skip_flood(screen: EmulatorScreen, data: str, pos: int, end: int) -> int:
     return skip_flood_at(screen, data, pos, end)[0]
 
 
+def skip_run(screen: EmulatorScreen, data: str, pos: int) -> tuple[int, int | None, int]:
+    """For the parser, at data[pos] in the ground state: `skip_flood_at` over the run that
+    starts there, (where full emulation goes on, where to look again when nothing was skipped
+    (None: no such place), where the scan of the run stopped)."""
+    if _keeps_history(screen):
+        # (It finds its run's extent itself: its shape is stricter, no need to scan twice.)
+        return skip_into_history(screen, data, pos, len(data))
+    end = run_end(data, pos)
+    if end == pos:
+        return pos, None, pos
+    resume, retry = skip_flood_at(screen, data, pos, end)
+    return resume, retry, end
+
+
+def _keeps_history(screen: EmulatorScreen) -> bool:
+    return screen.history is not None and screen.margins is None and screen.grid_is_main
+
+
 def skip_flood_at(screen: EmulatorScreen, data: str, pos: int, end: int) -> tuple[int, int | None]:
     """`skip_flood`, and where to look again when nothing was skipped: None for the end of
     the run, or a position a few lines on when the screen may be ready there (scrollback)."""
+    if _keeps_history(screen):
+        resume, retry, _ = skip_into_history(screen, data, pos, end)
+        return resume, retry
     if screen.translating:
         return pos, None  # DEC graphics: keep it simple, floods of it do not happen
     top, bottom = screen.region()
     y = screen.cursor.y
     if not top <= y <= bottom:
         return pos, None  # above the region rows would stay; below it LF does not scroll
-    keep = screen.history is not None and screen.margins is None and screen.grid_is_main
-    if keep and (y != bottom or screen.cursor.x != 0):
-        # Scrollback: look again once the cursor has reached the bottom row and column 0 (a
-        # CR LF does), before scanning the run (it is scanned then).
-        retry = pos
-        for _ in range(bottom - y + 1):
-            retry = data.find("\n", retry, end) + 1
-            if not retry:
-                return pos, None
-        return pos, retry
     region = bottom - top + 1
     if data.count("\n", pos, end) <= region:
         return pos, None
@@ -137,8 +148,6 @@ def skip_flood_at(screen: EmulatorScreen, data: str, pos: int, end: int) -> tupl
     last = end
     for _ in range(region):
         last = data.rfind("\n", pos, last)
-    if keep:
-        return skip_into_history(screen, data, pos, end, last)
     return _skip(screen, data, pos, last, top, bottom), None
 
 
@@ -222,8 +231,7 @@ def skip_plain_lines(screen: EmulatorScreen, data: str, pos: int) -> int:
         first.rends[x : x + size] = [screen.pen] * size
     history = screen.history
     if history is not None and screen.grid_is_main:
-        rows = [line for line in screen.grid[:bottom] if line.__class__ is Line]  # (Phantom)
-        history.extend_lazy([*rows, first], columns)
+        history.extend_lazy([*screen.grid[:bottom], first], columns)
         between = first_end + 2 if data.startswith("\r", first_end) else first_end + 1
         history.add_text_block(data[between : kept - 2], feeds - 1 - bottom)
     lines = data[kept:anchor].split("\r\n")  # the R - 1 rows kept, and "" (the blank bottom row)

@@ -18,6 +18,19 @@ DEFAULT_PEN: Pen = (0, 0, 0)
 
 def last_printed(text: str, columns: int) -> str | None:
     """The character `draw()` would store as `last_char` after `text`, None if no such."""
+    # Line by line from the end (an SGR or EL holds no LF: the cuts split none), so that a
+    # flood's CSIs are stripped from its last line only, not from all of it.
+    end = len(text)
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        found = _last_in(text[start:end], columns)
+        if found is not None:
+            return found
+        end = start - 1
+    return None
+
+
+def _last_in(text: str, columns: int) -> str | None:
     if "\x1b" in text:
         text = RUN_CSI.sub("", text)
     i = len(text.rstrip(_CONTROLS))

@@ -38,17 +38,6 @@ class Line:
         return len(self.chars)
 
 
-class PhantomLine(Line):
-    """A row the flood fast path (`termemu.flood`) leaves above the cursor for the rest of a
-    run to scroll off: its line is in the scrollback already, so it is not kept again, and it
-    is gone before anything can show it."""
-
-    __slots__ = ()
-
-    def __init__(self, width: int) -> None:
-        super().__init__([" "] * width, [DEFAULT_RENDITION] * width, blank_row(width))
-
-
 def history_row(line: Line) -> Row:
     """The line as scrollback keeps it: a `Row` without its trailing blanks (blank cells
     whose rendition shows nothing: default background, no attributes)."""

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from termemu.flood import run_end, skip_flood_at, skip_plain_lines
+from termemu.flood import skip_plain_lines, skip_run
 from termemu.screen import PRIMARY_DA, EmulatorScreen
 
 # The standard library's logging, not structlog: termemu must not depend on the daemon's
@@ -203,13 +203,11 @@ class Parser:
             if quick > pos:
                 self.skipped += quick - pos
                 return quick, quick
-            end = run_end(data, pos)
-            if end > pos:
-                resume, retry = skip_flood_at(self.screen, data, pos, end)
-                self.skipped += resume - pos
-                if resume == pos and retry is not None:
-                    return pos, retry  # scrollback: the screen may be ready a few lines on
-                return resume, max(end, pos + self.flood_recheck)
+            resume, retry, end = skip_run(self.screen, data, pos)
+            self.skipped += resume - pos
+            if resume == pos and retry is not None:
+                return pos, retry  # scrollback: the screen may be ready a few lines on
+            return resume, max(end, pos + self.flood_recheck)
         except Exception:  # a bug: skip_flood changes nothing before it is sure; emulate fully
             self.errors += 1
             self.fast_path = False

@@ -150,12 +150,9 @@ class ScreenBase(pyte.Screen):  # pyte 0.8.2 ships py.typed
         # The lines themselves: nothing changes them once off the grid, and most of a flood's
         # are evicted before anyone reads them (ssp.history turns them into rows if read).
         if count == 1:
-            line = self.grid[0]
-            if line.__class__ is Line:  # not a PhantomLine (termemu.lines)
-                history.append_lazy(line)
+            history.append_lazy(self.grid[0])
         else:
-            lines = [line for line in self.grid[:count] if line.__class__ is Line]
-            history.extend_lazy(lines, self.columns)
+            history.extend_lazy(self.grid[:count], self.columns)
 
     def _blanks(self, count: int) -> list[Line]:
         return [self._blank() for _ in range(count)]

@@ -43,10 +43,10 @@ def emulate_lines(
     first: Line | None,
     text: str,
     tabstops: frozenset[int] | None = None,
-) -> tuple[list[Line], Line, Pen]:
+) -> tuple[list[Line], Line, Pen, Line | None]:
     """Draw `text` on one row `columns` wide (showing `first`, or blank), cursor at column 0,
     with `modes`, `pen` and `tabstops` (None: the default ones): (the lines that scrolled off,
-    the row left, the pen left)."""
+    the row left, the pen left, the line the autowrap-off edge marker is on)."""
     from termemu.parser import Parser  # the parser imports termemu.flood, which imports us
 
     screen = EmulatorScreen(columns, 1)
@@ -60,14 +60,15 @@ def emulate_lines(
     screen.history = sink
     Parser(screen, fast_path=False).feed(text)
     lines = [line for line in sink.lines if isinstance(line, Line)]
-    return lines, screen.grid[0], screen.pen_tuple
+    return lines, screen.grid[0], screen.pen_tuple, screen._edge_line
 
 
 class StyledBlock:
     """`count` lines of a flood: `text` starts with the LF before the first of them and holds
-    the LF between each two; drawn from `pen` when read."""
+    the LF between each two; drawn from `pen` when read. With `first`, `text` starts with the
+    first line itself, drawn over `first` (the row the cursor was on)."""
 
-    __slots__ = ("_columns", "_modes", "_pen", "_tabstops", "_text")
+    __slots__ = ("_columns", "_first", "_modes", "_pen", "_tabstops", "_text")
 
     def __init__(
         self,
@@ -76,16 +77,21 @@ class StyledBlock:
         columns: int,
         modes: set[int],
         tabstops: frozenset[int] | None = None,
+        first: Line | None = None,
     ) -> None:
         self._text = text
+        self._first = first
         self._tabstops = tabstops
         self._pen = pen
         self._columns = columns
         self._modes = frozenset(modes)
 
     def block_rows(self) -> list[Row]:
-        # The leading LF scrolls the blank row off first; the final one, the last line.
-        lines, _, _ = emulate_lines(
-            self._columns, set(self._modes), self._pen, None, self._text + "\n", self._tabstops
+        # The leading LF scrolls the blank row off first (unless drawn over `first`); the
+        # final one, the last line. (`first` is copied: it may be read again.)
+        first = self._first
+        start = Line(list(first.chars), list(first.rends), None) if first else None
+        lines, _, _, _ = emulate_lines(
+            self._columns, set(self._modes), self._pen, start, self._text + "\n", self._tabstops
         )
-        return [history_row(line) for line in lines[1:]]
+        return [history_row(line) for line in lines[0 if first else 1 :]]

@@ -15,6 +15,7 @@ from ssp.history import History
 from ssp.screen import DEFAULT_RENDITION, Row, intern_rendition, palette_color
 from ssp.width import char_width
 from termemu.emulator import Emulator
+from termemu.flood_effects import last_printed
 from termemu.flood_history import WIDE_CLASS, _rows_of, _rows_tabbed
 from termemu.parser import Parser
 from termemu.screen import EmulatorScreen
@@ -306,3 +307,49 @@ def test_tabbed_floods_keep_their_tab_stops(prelude: str, width: int) -> None:
     a, b = fast.history, full.history
     assert a is not None and b is not None
     assert a.end == b.end and a.rows(0, a.end) == b.rows(0, b.end)
+
+
+# --- the history skip taking the run whole (termemu.flood_history.skip_into_history) --------
+def both(data: bytes, size: tuple[int, int], cuts: list[int]) -> Emulator:
+    """Feeds `data` cut at `cuts` to a fast-path emulator and all at once to a full one;
+    asserts they agree (state and history) and returns the fast one."""
+    fast = Emulator(*size, history=History(limit=1000))
+    fast._parser.flood_recheck = 0
+    feed_in_pieces(fast, data, cuts)
+    full = Emulator(*size, fast_path=False, history=History(limit=1000))
+    full.feed(data)
+    assert deep_state(fast) == deep_state(full)
+    a, b = fast.history, full.history
+    assert a is not None and b is not None
+    assert a.end == b.end and a.rows(a.first, a.end) == b.rows(a.first, b.end)
+    return fast
+
+
+def test_autowrap_off_leaves_the_edge_marker_on_the_tails_last_line() -> None:
+    # The last line reaches the edge: a combining mark after CUP there must join its cell.
+    lines = b"".join(b"\x1b[3%dm%s\r\n" % (i % 8, b"abcdefghijkl"[: 8 + i % 5]) for i in range(30))
+    data = b"\x1b[?7l" + b"\r\n" * 3 + lines
+    fast = both(data, (10, 4), [])
+    assert fast._parser.skipped > len(lines) // 2
+    assert fast.screen._edge_line is fast.screen.grid[2]
+    both(data + b"\x1b[3;10H\xcc\x81", (10, 4), [])
+
+
+def test_an_empty_line_0_after_a_cut_between_cr_and_lf_is_kept() -> None:
+    # The cut leaves line 0 empty; with one row on screen it is all the history gets before
+    # the tail.
+    data = b"\r\n" * 3 + b"\n\r\n\r\n"
+    for cut in range(len(data) + 1):
+        both(data, (1, 3), [cut])
+
+
+def test_the_tail_s_wrapped_rows_beyond_the_screen_go_to_the_history() -> None:
+    lines = b"".join(b"\x1b[1m%s\x1b[m\r\n" % (b"x%02d" % i * 5) for i in range(40))
+    fast = both(b"\r\n" * 3 + lines, (4, 3), [])
+    assert fast._parser.skipped
+
+
+def test_last_printed_looks_back_past_lines_without_text() -> None:
+    assert last_printed("ab\x1b[31m\r\n\x1b[m\r\n\x07\r\n", 80) == "b"
+    assert last_printed("\r\n\x1b[m\r\n", 80) is None
+    assert last_printed("a\nb\x1b[1m", 80) == "b"
