@@ -208,17 +208,39 @@ class PtyChild:
             interval = min(interval * 2, _EXIT_POLL_LONGEST)
 
     async def read(self, max_bytes: int = 65536) -> bytes:
-        """Read terminal output; b"" once the terminal is gone (all slave fds closed)."""
+        """Read terminal output, up to `max_bytes` of what is there; b"" once the terminal is
+        gone (all slave fds closed)."""
         while True:
             try:
-                return os.read(self.master_fd, max_bytes)
+                data = os.read(self.master_fd, max_bytes)
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(self.master_fd)
+                continue
             except OSError as error:
                 # Linux reports "no slave left" as EIO on the master, not as EOF.
                 if error.errno == errno.EIO:
                     return b""
                 raise
+            return self._read_more(data, max_bytes) if data else data
+
+    def _read_more(self, data: bytes, max_bytes: int) -> bytes:
+        """`data` and what else is there already, up to `max_bytes`. One read of a PTY gives at
+        most ~4 KiB (the line discipline's buffer) though a flood has more waiting: the
+        emulator's cost per feed (and its flood fast path's reach, which needs more lines
+        than the screen has rows) is then paid once per 16 KiB, not per 4 KiB. A keystroke's
+        echo costs one more read, which finds nothing."""
+        parts = [data]
+        size = len(data)
+        while size < max_bytes:
+            try:
+                more = os.read(self.master_fd, max_bytes - size)
+            except OSError:
+                break  # nothing more now (or the end: the next read reports it)
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+        return data if len(parts) == 1 else b"".join(parts)
 
     async def write(self, data: bytes) -> None:
         """Write input to the terminal, waiting while the kernel's buffer is full."""

@@ -484,3 +484,18 @@ def test_system_locales_when_locale_command_is_missing(monkeypatch: pytest.Monke
         assert pty.system_locales() == {"C.utf8"}
     finally:
         pty.system_locales.cache_clear()
+
+
+@pytest.mark.trio
+async def test_a_read_takes_what_is_waiting_beyond_one_ptys_chunk(
+    children: list[PtyChild],
+) -> None:
+    """One read(2) of a PTY gives at most ~4 KiB; a flood has more waiting, and one `read`
+    takes it (up to the bound), so the emulator pays its per-feed cost per 16 KiB."""
+    child = start(children, "head -c 60000 /dev/zero | tr '\\0' x; echo; echo done; sleep 5")
+    await trio.sleep(0.5)  # the writer fills the PTY's buffers and blocks
+    with trio.fail_after(TIMEOUT):
+        first = await child.read(16384)
+    assert 4096 < len(first) <= 16384
+    rest = await read_until(child, b"done")
+    assert (first + rest).count(b"x") == 60000
