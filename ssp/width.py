@@ -21,6 +21,15 @@ def char_width(char: str) -> int:
     return width if width > 0 else 0
 
 
+# The commonest wide characters (CJK ideographs, kana, Hangul syllables, CJK punctuation,
+# full-width forms), as a regex character class: every one is two columns and three bytes in
+# UTF-8 (the tests check it), so text of them and ASCII is measured and drawn a run at a time.
+WIDE_CLASS = (
+    "\u3001-\u3003\u3008-\u3011\u3041-\u3096\u30a1-\u30fa\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7a3\uff01-\uff60"
+)
+
+
 def text_width(text: str) -> int:
     """Columns a string of printable text takes."""
     if text.isascii():

@@ -3,16 +3,20 @@ what the flood fast path skipped (`skipped_text`)."""
 
 from __future__ import annotations
 
+import re
+
 from pyte import modes as mo
 
 from ssp.screen import Rendition, unpair_span
-from ssp.width import char_width
+from ssp.width import WIDE_CLASS, char_width
 from termemu.lines import Line
 from termemu.screenbase import ScreenBase
 from termemu.sgr import Pen
 
 _MAX_CELL_CHARS = 32  # a base char plus combining marks; stops zalgo text from growing a cell
 _MAX_REPEAT = 65535
+# Text as runs of ASCII (group 1), of `WIDE_CLASS` characters (group 2), and of anything else.
+_SEGMENTS = re.compile(f"([\\x20-\\x7e]+)|([{WIDE_CLASS}]+)|[^\\x20-\\x7e{WIDE_CLASS}]+")
 
 
 class Drawing(ScreenBase):
@@ -21,10 +25,21 @@ class Drawing(ScreenBase):
             data = data.translate(self._translate)
         if not data:
             return
-        if data.isascii() and mo.IRM not in self.mode:
-            self._draw_ascii(data)
-        else:
+        if mo.IRM in self.mode:
             self._draw_slow(data)
+        elif data.isascii():
+            self._draw_ascii(data)
+        elif mo.DECAWM not in self.mode:
+            self._draw_slow(data)
+        else:
+            # CJK text: its runs of wide characters a row at a time, not a character at a time.
+            for segment in _SEGMENTS.finditer(data):
+                if segment.lastindex == 1:
+                    self._draw_ascii(segment.group())
+                elif segment.lastindex == 2:
+                    self._draw_wide(segment.group())
+                else:
+                    self._draw_slow(segment.group())
 
     def _draw_ascii(self, text: str) -> None:
         """Runs of single-width characters: whole slices per line instead of per character."""
@@ -76,6 +91,35 @@ class Drawing(ScreenBase):
         chars[x:end] = text
         line.rends[x:end] = [pen] * len(text)
         line.row = None
+
+    def _draw_wide(self, text: str) -> None:
+        """A run of `WIDE_CLASS` characters (two columns each) with autowrap and without
+        insert mode: as many as fit on the cursor's row at once; one that would not fit wraps
+        first (from the last column too), as `_draw_slow` does."""
+        cols = self.columns
+        if cols < 2:
+            return  # a wide character cannot show on a one-column screen
+        cursor = self.cursor
+        pen = self.pen
+        self.last_char = text[-1]
+        self._edge_line = None
+        start, size = 0, len(text)
+        while start < size:
+            x = cursor.x
+            if x + 2 > cols:
+                cursor.x = x = 0
+                self.index()
+            chunk = text[start : start + (cols - x) // 2]
+            end = x + 2 * len(chunk)
+            cells = [""] * (end - x)
+            cells[::2] = chunk  # each character, then its right half ("")
+            line = self.grid[cursor.y]
+            unpair_span(line.chars, x, end)
+            line.chars[x:end] = cells
+            line.rends[x:end] = [pen] * (end - x)
+            line.row = None
+            cursor.x = end
+            start += len(chunk)
 
     def _draw_slow(self, text: str) -> None:
         cols = self.columns

@@ -30,19 +30,15 @@ import re
 from pyte import modes as mo
 
 from ssp.history import History, lazy_block_cost
+from ssp.width import WIDE_CLASS
 from termemu.flood_effects import RUN_CSI, last_printed, pen_after
 from termemu.lines import Line
 from termemu.screen import EmulatorScreen
 from termemu.scrollback import StyledBlock, emulate_lines
 from termemu.sgr import Pen
 
-# Wide characters the history shape takes too (CJK, kana, Hangul, full-width forms): every one
-# is two columns (`ssp.width.char_width`, checked by the tests) and three bytes in UTF-8, so a
-# line's width is len + (UTF-8 bytes - len) / 2, at C speed.
-WIDE_CLASS = (
-    "\u3001-\u3003\u3008-\u3011\u3041-\u3096\u30a1-\u30fa\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7a3\uff01-\uff60"
-)
+# Wide characters the history shape takes too (`WIDE_CLASS`: two columns and three bytes in
+# UTF-8 each), so a line's width is len + (UTF-8 bytes - len) / 2, at C speed.
 # The shape of run whose lines go to the history (see the module): text, then SGR or EL and
 # text, repeated. Unrolled and possessive: about twice as fast as an alternation.
 _TEXT = f"[\\x20-\\x7e\\r\\n\\x07\\t{WIDE_CLASS}]*+"
@@ -148,7 +144,15 @@ def _shaped_lines(screen: EmulatorScreen, body: str) -> tuple[int, list[int] | N
         lines = plain.replace("\r", "").split("\n")
         sizes = [_rows_tabbed(line, columns, stops) for line in lines]
     elif wide:
-        sizes = [_rows_of(line, columns) for line in plain.replace("\r", "").split("\n")]
+        text = plain.replace("\r", "")
+        lines = text.split("\n")
+        # Each line's width from its UTF-8 size (`_width`), all at once; rows counted one by one
+        # only for the lines wider than the screen.
+        encoded = map(len, text.encode().split(b"\n"))
+        sizes = [
+            1 if size + (raw - size) // 2 <= columns else _rows_of(line, columns)
+            for line, size, raw in zip(lines, map(len, lines), encoded, strict=True)
+        ]
     else:
         lines = plain.replace("\r", "").split("\n")
         if max(map(len, lines)) > columns:  # (at C speed: quicker than a regex search)

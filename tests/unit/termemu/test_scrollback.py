@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from ssp.history import History
 from ssp.screen import DEFAULT_RENDITION, Row, intern_rendition, palette_color
-from ssp.width import char_width
+from ssp.width import WIDE_CLASS, char_width
 from termemu.emulator import Emulator
 from termemu.flood_effects import last_printed
-from termemu.flood_history import WIDE_CLASS, _rows_of, _rows_tabbed
+from termemu.flood_history import _rows_of, _rows_tabbed
 from termemu.parser import Parser
 from termemu.screen import EmulatorScreen
 from tests.unit.termemu.test_flood import RECHECKS, SCALE, SGRS, Case, deep_state, streams
@@ -156,7 +156,7 @@ def test_lines_kept_before_a_resize_stay_and_later_ones_have_the_new_width() -> 
 
 
 # --- runs of other shapes: wide characters, wrapping, TAB (stops set or cleared), BS ---------
-# Wide characters the history shape takes (termemu.flood.WIDE_CLASS, its range edges too), and
+# Wide characters the history shape takes (ssp.width.WIDE_CLASS, its range edges too), and
 # some it does not: emoji, combining marks, narrow non-ASCII.
 WIDE = ["中", "文", "\u4e00", "\u9fff", "\u3001", "\u3002", "\u3041", "\u30fa", "\uac00", "\uff01"]
 OTHER = ["😀", "e\u0301", "\u0301", "é", "\u200d", "\ufffd"]
