@@ -106,12 +106,12 @@ def test_the_flood_path_counts_lines_past_the_limit_as_evicted() -> None:
     assert [r.text for r in rows][-3:] == ["4975", "4976", "4977"]
 
 
-@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams(), st.integers(1, 40))
-def test_fast_path_keeps_the_same_lines_as_full_emulation(case: Case, limit: int) -> None:
-    """Whatever the bytes and the cuts: the same history (lines, renditions, numbers and
-    evictions) and the same state as full emulation."""
-    data, size, cuts, recheck = case
+def both(
+    data: bytes, size: tuple[int, int], cuts: list[int], limit: int = 1000, recheck: int = 0
+) -> Emulator:
+    """Feeds `data` cut at `cuts` to a fast-path emulator and all at once to a full one, both
+    keeping `limit` lines; asserts they agree (state, and the history both still hold:
+    eviction happens in batches) and returns the fast one."""
     fast = Emulator(*size, history=History(limit=limit))
     fast._parser.flood_recheck = recheck
     feed_in_pieces(fast, data, cuts)
@@ -121,9 +121,18 @@ def test_fast_path_keeps_the_same_lines_as_full_emulation(case: Case, limit: int
     a, b = fast.history, full.history
     assert a is not None and b is not None
     assert a.end == b.end
-    # Eviction happens in batches, so compare what both still hold.
     after = max(a.first, b.first)
     assert a.rows(after, a.end) == b.rows(after, b.end)
+    return fast
+
+
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.integers(1, 40))
+def test_fast_path_keeps_the_same_lines_as_full_emulation(case: Case, limit: int) -> None:
+    """Whatever the bytes and the cuts: the same history (lines, renditions, numbers and
+    evictions) and the same state as full emulation."""
+    data, size, cuts, recheck = case
+    both(data, size, cuts, limit, recheck)
 
 
 @settings(max_examples=100 * SCALE, deadline=None)
@@ -215,18 +224,7 @@ def test_wide_wrapping_runs_keep_the_same_lines_as_full_emulation(
     """Runs with wide characters, lines that wrap, SGR, EL, BEL (and now and then TAB, BS,
     combining marks, emoji), cut anywhere: the same history and state as full emulation."""
     data, size, cuts, limit, prelude, recheck = case
-    data = prelude.encode() + data
-    fast = Emulator(*size, history=History(limit=limit))
-    fast._parser.flood_recheck = recheck
-    feed_in_pieces(fast, data, cuts)
-    full = Emulator(*size, fast_path=False, history=History(limit=limit))
-    full.feed(data)
-    assert deep_state(fast) == deep_state(full)
-    a, b = fast.history, full.history
-    assert a is not None and b is not None
-    assert a.end == b.end
-    after = max(a.first, b.first)
-    assert a.rows(after, a.end) == b.rows(after, b.end)
+    fast = both(prelude.encode() + data, size, cuts, limit, recheck)
     event("skipped something" if fast._parser.skipped else "skipped nothing")
 
 
@@ -310,19 +308,6 @@ def test_tabbed_floods_keep_their_tab_stops(prelude: str, width: int) -> None:
 
 
 # --- the history skip taking the run whole (termemu.flood_history.skip_into_history) --------
-def both(data: bytes, size: tuple[int, int], cuts: list[int]) -> Emulator:
-    """Feeds `data` cut at `cuts` to a fast-path emulator and all at once to a full one;
-    asserts they agree (state and history) and returns the fast one."""
-    fast = Emulator(*size, history=History(limit=1000))
-    fast._parser.flood_recheck = 0
-    feed_in_pieces(fast, data, cuts)
-    full = Emulator(*size, fast_path=False, history=History(limit=1000))
-    full.feed(data)
-    assert deep_state(fast) == deep_state(full)
-    a, b = fast.history, full.history
-    assert a is not None and b is not None
-    assert a.end == b.end and a.rows(a.first, a.end) == b.rows(a.first, b.end)
-    return fast
 
 
 def test_autowrap_off_leaves_the_edge_marker_on_the_tails_last_line() -> None:
