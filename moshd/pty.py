@@ -49,6 +49,9 @@ _log = structlog.get_logger("moshd.pty")
 # second: a fallback that keeps the session correct, not a path that needs to be fast.
 _EXIT_POLL_FIRST = 0.05
 _EXIT_POLL_LONGEST = 1.0
+# A read of at least this much means a flood (an echo or a prompt is far smaller): what else is
+# waiting is read at once (PtyChild._read_more).
+_FLOOD_CHUNK = 2048
 
 DEFAULT_TERM = "xterm-256color"
 FALLBACK_SHELL = "/bin/sh"  # _PATH_BSHELL: passwd(5) says an empty shell field means this
@@ -221,14 +224,16 @@ class PtyChild:
                 if error.errno == errno.EIO:
                     return b""
                 raise
-            return self._read_more(data, max_bytes) if data else data
+            if len(data) >= _FLOOD_CHUNK:
+                return self._read_more(data, max_bytes)
+            return data
 
     def _read_more(self, data: bytes, max_bytes: int) -> bytes:
         """`data` and what else is there already, up to `max_bytes`. One read of a PTY gives at
         most ~4 KiB (the line discipline's buffer) though a flood has more waiting: the
         emulator's cost per feed (and its flood fast path's reach, which needs more lines
-        than the screen has rows) is then paid once per 16 KiB, not per 4 KiB. A keystroke's
-        echo costs one more read, which finds nothing."""
+        than the screen has rows) is then paid once per 16 KiB, not per 4 KiB. Only after a
+        read that big (`_FLOOD_CHUNK`): a keystroke's echo costs no extra read."""
         parts = [data]
         size = len(data)
         while size < max_bytes:

@@ -246,10 +246,6 @@ class History:
         """The number of the newest evicted line (0 if none): kept lines follow it."""
         return self._first
 
-    @property
-    def evicted(self) -> int:
-        return self._first
-
     def __len__(self) -> int:
         return self.end - self._first
 

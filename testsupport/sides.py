@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +38,12 @@ class Side:
 
 
 @contextlib.contextmanager
-def ours(*command: str, ports: str = "64800:64899") -> Iterator[Side]:
+def ours(
+    *command: str, ports: str = "64800:64899", daemon_env: Mapping[str, str] | None = None
+) -> Iterator[Side]:
+    """A session of a daemon of our own; `daemon_env`: variables for the daemon (settings)."""
     daemon = RealDaemon(ports=ports)
+    daemon.env.update(daemon_env or {})
     daemon.start()
     try:
         session = daemon.new_session(*(command or SHELL))

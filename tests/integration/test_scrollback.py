@@ -5,6 +5,7 @@ sessions flooding. The daemon in-process, scripted SSP clients over loopback UDP
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,17 +69,24 @@ async def _new(daemon: Daemon) -> tuple[Session, int, str]:
     return daemon.sessions[reply["session_id"]], reply["port"], reply["key"]
 
 
+async def _attached(client: HistoryClient, typed: bytes, arrived: Callable[[], bool]) -> None:
+    """`client` attached: types `typed` (if any), waits for `_done`, then until `arrived()`."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.run)
+        if typed:
+            client.type(typed)
+        await client.wait_for(_done)
+        with trio.fail_after(10):
+            while not arrived():
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+
+
 async def test_frames_release_a_bounded_amount_and_every_line_arrives(daemon: Daemon) -> None:
     _, port, key = await _new(daemon)
     client = HistoryClient("127.0.0.1", port, key)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(client.run)
-        client.type(b"PS1='$ '; seq 1 5000; echo seq-done\r")
-        await client.wait_for(_done)
-        with trio.fail_after(10):
-            while client.numbers()[-1:] != [5000 - _on_screen(client)]:
-                await trio.sleep(0.01)
-        nursery.cancel_scope.cancel()
+    seq = b"PS1='$ '; seq 1 5000; echo seq-done\r"
+    await _attached(client, seq, lambda: client.numbers()[-1:] == [5000 - _on_screen(client)])
     assert 0 < client.largest_delivery <= HISTORY_RELEASE
     numbers = client.numbers()
     assert numbers == list(range(1, len(numbers) + 1))
@@ -88,20 +96,10 @@ async def test_frames_release_a_bounded_amount_and_every_line_arrives(daemon: Da
 async def test_a_reattaching_client_gets_the_recent_scrollback_first(daemon: Daemon) -> None:
     session, port, key = await _new(daemon)
     first = HistoryClient("127.0.0.1", port, key)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(first.run)
-        first.type(b"PS1='$ '; seq 1 3000; echo seq-done\r")
-        await first.wait_for(_done)
-        nursery.cancel_scope.cancel()
+    await _attached(first, b"PS1='$ '; seq 1 3000; echo seq-done\r", lambda: True)
     end = session.history.end
     second = HistoryClient("127.0.0.1", port, session.attach().text)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(second.run)
-        await second.wait_for(_done)
-        with trio.fail_after(10):
-            while second.feed.written < end:
-                await trio.sleep(0.01)
-        nursery.cancel_scope.cancel()
+    await _attached(second, b"", lambda: second.feed.written >= end)
     texts = [row.text for row in second.lines]
     assert len(texts) == REATTACH_HISTORY
     assert not any(text.startswith("[moshd:") for text in texts)
